@@ -1,0 +1,1 @@
+"""The Telegram edge: wiring, handlers, the web server and the command line."""

@@ -1,0 +1,106 @@
+"""The command line: `nodedesk run | demo | db upgrade | check-config`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot import logs
+from models.clock import SystemClock
+from models.config import Settings, SettingsError, load_settings
+from models.migrate import upgrade
+
+EXIT_BAD_SETTINGS = 2
+
+NO_TOKEN = (
+    "NODEDESK_TOKEN is not set. Get a bot token from @BotFather in Telegram (/newbot), then "
+    "run: NODEDESK_TOKEN=<token> nodedesk run\n"
+    "To try Nodedesk without Telegram, run: nodedesk demo"
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nodedesk", description="Nodedesk, the county's government–enterprise direct line."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser(
+        "run",
+        help="run the bot against Telegram",
+        description="Bring the schema up to date, "
+        "then run the bot (long polling, or webhook when NODEDESK_MODE=webhook).",
+    )
+    demo = commands.add_parser(
+        "demo",
+        help="run the bot on a local sandbox with a sample county",
+        description="Start the local Telegram sandbox, the bot and the web chat on a fresh "
+        "SQLite file seeded with a sample county.",
+    )
+    demo.add_argument("--script", action="store_true", help="run the scripted scenario and exit")
+    demo.add_argument("--host", default="127.0.0.1", help="web chat host (default 127.0.0.1)")
+    demo.add_argument("--port", type=int, default=8080, help="web chat port (default 8080)")
+    demo.add_argument(
+        "--database", default=None, help="SQLite file for the demo (default: a fresh temp file)"
+    )
+    db = commands.add_parser("db", help="database tasks", description="Database tasks.")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="TASK")
+    db_commands.add_parser(
+        "upgrade", help="bring the schema up to date", description="Run Alembic to head."
+    )
+    commands.add_parser(
+        "check-config",
+        help="validate the settings and print them (secrets hidden)",
+        description="Read NODEDESK_* settings and .env, report the first problem or print them.",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"nodedesk: {exc}", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
+    secrets = [s.get_secret_value() for s in (settings.token, settings.webhook_secret) if s]
+    logs.setup(logging.INFO, *secrets)
+
+    if args.command == "check-config":
+        return _check_config(settings)
+    if args.command == "db":
+        asyncio.run(upgrade(settings.database_url))
+        print("schema is up to date")
+        return 0
+    if args.command == "demo":
+        from bot.demo import run_demo
+
+        return asyncio.run(
+            run_demo(settings, args.host, args.port, script=args.script, database=args.database)
+        )
+    if settings.token is None:
+        print(f"nodedesk: {NO_TOKEN}", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
+    return asyncio.run(_run(settings))
+
+
+def _check_config(settings: Settings) -> int:
+    for name, value in settings.model_dump().items():
+        shown = "(hidden)" if name in {"token", "webhook_secret"} and value else value
+        print(f"NODEDESK_{name.upper()}={shown}")
+    return 0
+
+
+async def _run(settings: Settings) -> int:
+    from bot.app import build_application, serve
+
+    await upgrade(settings.database_url)
+    application = build_application(settings, SystemClock())
+    await serve(application)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,211 @@
+"""Wiring: the PTB Application, its lifecycle, the web server (webhook and /healthz)."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
+from typing import Any
+
+import uvicorn
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from telegram import BotCommand, Update
+from telegram.ext import ApplicationBuilder, ContextTypes
+from telegram.request import HTTPXRequest
+
+from bot import handlers
+from bot.edge import Edge, NodeApplication, NodeContext
+from models.clock import Clock
+from models.config import Mode, Settings
+from models.db import create_engine, create_sessionmaker
+from models.rules.permissions import commands_for
+from models.services.common import enqueue
+from models.services.contacts import ChatRef, chat_of
+from models.texts import LANGUAGES, render
+from reminders.outbox import OutboxDispatcher, forget_processed_updates
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+def build_application(settings: Settings, clock: Clock) -> NodeApplication:
+    """The bot, not yet started: handlers registered, database and outbox born in post_init."""
+    if settings.token is None:
+        raise ValueError("NODEDESK_TOKEN is not set")
+    builder = (
+        ApplicationBuilder()
+        .token(settings.token.get_secret_value())
+        .base_url(settings.api_base_url)
+        .base_file_url(settings.api_base_file_url)
+        .context_types(ContextTypes(context=NodeContext))
+        .request(HTTPXRequest(connection_pool_size=32, read_timeout=15, write_timeout=15))
+        .get_updates_request(HTTPXRequest(read_timeout=40))
+        .concurrent_updates(True)
+        .post_init(_born)
+        .post_shutdown(_dies)
+    )
+    if settings.mode is Mode.WEBHOOK:
+        builder = builder.updater(None)
+    application: NodeApplication = builder.build()
+    engine = create_engine(settings.database_url)
+    application.bot_data["edge"] = Edge(settings, clock, engine, create_sessionmaker(engine))
+    handlers.register(application)
+    application.add_error_handler(_on_error)
+    return application
+
+
+async def _born(application: NodeApplication) -> None:
+    edge: Edge = application.bot_data["edge"]
+    edge.dispatcher = OutboxDispatcher(
+        application.bot, edge.sessions, edge.clock, edge.settings.language.value
+    )
+    interval = edge.settings.outbox_interval
+    edge.extras["outbox_task"] = asyncio.create_task(
+        edge.dispatcher.run_forever(interval), name="outbox"
+    )
+    if application.job_queue is not None:
+        application.job_queue.run_repeating(
+            _housekeeping, interval=timedelta(hours=6), first=timedelta(seconds=30)
+        )
+    await _publish_commands(application)
+
+
+async def _dies(application: NodeApplication) -> None:
+    edge: Edge = application.bot_data["edge"]
+    task: asyncio.Task[None] | None = edge.extras.pop("outbox_task", None)
+    if task is not None:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+    await edge.engine.dispose()
+
+
+async def _publish_commands(application: NodeApplication) -> None:
+    """The command menu shows what everyone may do; /help shows each person their own."""
+    edge: Edge = application.bot_data["edge"]
+    names = [command.name for command in commands_for(())]
+    for language in LANGUAGES:
+        commands = []
+        for line in render("command_menu", language, {"commands": names}).splitlines():
+            name, _, description = line.partition(" - ")
+            commands.append(BotCommand(name.strip(), description.strip()))
+        is_default = language == edge.settings.language.value
+        code = None if is_default else language.split("_")[0]
+        try:
+            await application.bot.set_my_commands(commands, language_code=code)
+        except Exception:  # the menu is a convenience; the bot works without it
+            log.warning("could not publish the command menu for %s", language, exc_info=True)
+
+
+async def _housekeeping(context: NodeContext) -> None:
+    edge = context.edge
+    forgotten = await forget_processed_updates(edge.sessions, edge.clock.now())
+    log.info("housekeeping: forgot %d old update ids", forgotten)
+
+
+async def _on_error(update: object, context: NodeContext) -> None:
+    """Log the failure with its update id and apologise; the bot keeps running."""
+    update_id = update.update_id if isinstance(update, Update) else None
+    log.error("update %s failed", update_id, exc_info=context.error)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    chat = update.effective_chat
+    edge = context.edge
+    try:
+        now = edge.clock.now()
+        async with edge.sessions() as session, session.begin():
+            row = await chat_of(session, now, ChatRef(chat.id, chat.type, chat.title))
+            await enqueue(
+                session,
+                now,
+                row,
+                "error",
+                edge.settings.language.value,
+                dedupe_key=f"error:{update_id}",
+            )
+        edge.wake_outbox()
+    except Exception:
+        log.exception("could not even apologise for update %s", update_id)
+    if update.callback_query is not None:
+        with suppress(Exception):
+            await update.callback_query.answer()
+
+
+def web_app(application: NodeApplication) -> Starlette:
+    """The ASGI app: Telegram's webhook (when in webhook mode) and /healthz."""
+    edge: Edge = application.bot_data["edge"]
+    secret = edge.settings.webhook_secret
+
+    async def webhook(request: Request) -> Response:
+        sent = request.headers.get(SECRET_HEADER, "")
+        if secret is None or not hmac.compare_digest(sent, secret.get_secret_value()):
+            return Response(status_code=403)
+        try:
+            payload: Any = await request.json()
+            update = Update.de_json(payload, application.bot)
+        except Exception:
+            return Response(status_code=400)
+        # Answer at once; the update is handled from the queue, its outcome saved in the database.
+        await application.update_queue.put(update)
+        return Response()
+
+    async def healthz(_: Request) -> Response:
+        try:
+            async with edge.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception as exc:
+            return JSONResponse({"ok": False, "database": str(exc)[:200]}, status_code=503)
+        return JSONResponse({"ok": True, "mode": edge.settings.mode.value})
+
+    routes = [Route("/healthz", healthz, methods=["GET"])]
+    if edge.settings.mode is Mode.WEBHOOK:
+        routes.append(Route(WEBHOOK_PATH, webhook, methods=["POST"]))
+    return Starlette(routes=routes)
+
+
+@asynccontextmanager
+async def running(application: NodeApplication) -> AsyncIterator[NodeApplication]:
+    """The bot started: polling or webhook registered; stopped cleanly on exit."""
+    edge: Edge = application.bot_data["edge"]
+    settings = edge.settings
+    async with application:
+        await application.start()
+        if settings.mode is Mode.WEBHOOK:
+            assert settings.webhook_url and settings.webhook_secret
+            await application.bot.set_webhook(
+                settings.webhook_url.rstrip("/") + WEBHOOK_PATH,
+                secret_token=settings.webhook_secret.get_secret_value(),
+                allowed_updates=Update.ALL_TYPES,
+            )
+        else:
+            assert application.updater is not None
+            await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+        try:
+            yield application
+        finally:
+            if application.updater is not None and application.updater.running:
+                await application.updater.stop()
+            await application.stop()
+
+
+async def serve(application: NodeApplication) -> None:
+    """Run until SIGINT or SIGTERM: the bot and its web server."""
+    edge: Edge = application.bot_data["edge"]
+    config = uvicorn.Config(
+        web_app(application),
+        host=edge.settings.listen_host,
+        port=edge.settings.listen_port,
+        log_level="warning",
+        lifespan="off",
+    )
+    async with running(application):
+        await uvicorn.Server(config).serve()

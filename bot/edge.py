@@ -1,0 +1,153 @@
+"""What every handler gets: the settings, the clock, a session for this update, the outbox."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from telegram import Update
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from models.clock import Clock
+from models.config import Settings
+from models.services.common import enqueue
+from models.services.contacts import ChatRef, Contact, Sender, chat_of, meet
+from models.services.intake import claim_update
+from models.tables import Chat
+from reminders.outbox import OutboxDispatcher
+
+log = logging.getLogger(__name__)
+
+# Telegram's stand-ins for people who post as a chat: anonymous group admins and channels.
+ANONYMOUS_SENDER_IDS = frozenset({1087968824, 136817688})
+
+
+@dataclass
+class Edge:
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    dispatcher: OutboxDispatcher | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def wake_outbox(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.wakeup.set()
+
+
+class NodeContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """PTB's context with the edge at hand."""
+
+    @property
+    def edge(self) -> Edge:
+        edge: Edge = self.application.bot_data["edge"]
+        return edge
+
+
+NodeApplication = Application[
+    ExtBot[None], NodeContext, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any
+]
+
+
+@dataclass
+class Turn:
+    """One update being handled: its session, its time, who sent it and where."""
+
+    update: Update
+    context: NodeContext
+    session: AsyncSession
+    now: datetime
+    contact: Contact | None
+    chat: Chat | None
+    callback_answer: str | None = None
+
+    @property
+    def edge(self) -> Edge:
+        return self.context.edge
+
+    @property
+    def language(self) -> str:
+        """Private chats speak the person's language; groups the county's."""
+        default = self.edge.settings.language.value
+        if self.contact is not None and self.contact.chat.kind == "private":
+            return self.contact.person.language or default
+        return default
+
+    @property
+    def args(self) -> list[str]:
+        return list(self.context.args or [])
+
+    async def reply(
+        self, template: str, buttons: list[list[dict[str, Any]]] | None = None, **params: Any
+    ) -> None:
+        """Answer in the chat the update came from, through the outbox."""
+        if self.chat is None:
+            return
+        message = self.update.effective_message
+        in_group = self.chat.kind != "private"
+        await enqueue(
+            self.session,
+            self.now,
+            self.chat,
+            template,
+            self.language,
+            params,
+            buttons=buttons,
+            reply_to_message_id=message.message_id if (message and in_group) else None,
+        )
+
+
+TurnHandler = Callable[[Turn], Awaitable[None]]
+
+
+def transactional(
+    handler: TurnHandler,
+) -> Callable[[Update, NodeContext], Coroutine[Any, Any, None]]:
+    """Run a handler in one transaction, once per update, and let the outbox know."""
+
+    @functools.wraps(handler)
+    async def handle(update: Update, context: NodeContext) -> None:
+        edge = context.edge
+        now = edge.clock.now()
+        async with edge.sessions() as session, session.begin():
+            message = update.message
+            first_time = await claim_update(
+                session,
+                now,
+                update.update_id,
+                message.chat_id if message else None,
+                message.message_id if message else None,
+            )
+            if not first_time:
+                log.info("update %s was handled before; skipping it", update.update_id)
+                return
+            turn = Turn(update, context, session, now, *await _who(update, session, edge, now))
+            await handler(turn)
+        edge.wake_outbox()
+        query = update.callback_query
+        if query is not None:
+            await query.answer(turn.callback_answer)
+
+    return handle
+
+
+async def _who(
+    update: Update, session: AsyncSession, edge: Edge, now: datetime
+) -> tuple[Contact | None, Chat | None]:
+    user, chat = update.effective_user, update.effective_chat
+    if chat is None:
+        return None, None
+    ref = ChatRef(chat.id, chat.type, chat.title)
+    message = update.effective_message
+    anonymous = message is not None and message.sender_chat is not None
+    if user is None or user.is_bot or user.id in ANONYMOUS_SENDER_IDS or anonymous:
+        return None, await chat_of(session, now, ref)
+    sender = Sender(user.id, user.full_name, user.username)
+    contact = await meet(session, now, sender, ref, edge.settings.admin_ids)
+    return contact, contact.chat

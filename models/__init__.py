@@ -1,0 +1,1 @@
+"""Nodedesk's data, rules and use cases."""

@@ -1,0 +1,1 @@
+"""Pure domain logic: standard library in, standard library out, `now` as a parameter."""

@@ -1,0 +1,77 @@
+"""Pieces every use case needs: audit entries, outbox messages, insert-if-absent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Insert
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.tables import AuditEntry, Chat, OutboxMessage
+
+
+def insert_ignoring_conflicts(session: AsyncSession, table: Any) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING in the session's dialect."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
+
+
+def audit(
+    session: AsyncSession,
+    now: datetime,
+    action: str,
+    subject_type: str,
+    subject_id: int | None,
+    actor_id: int | None = None,
+    **detail: Any,
+) -> None:
+    session.add(
+        AuditEntry(
+            at=now,
+            actor_id=actor_id,
+            action=action,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            detail=detail,
+        )
+    )
+
+
+async def enqueue(
+    session: AsyncSession,
+    now: datetime,
+    chat: Chat,
+    template: str,
+    language: str,
+    params: dict[str, Any] | None = None,
+    *,
+    buttons: list[list[dict[str, Any]]] | None = None,
+    reply_to_message_id: int | None = None,
+    edit_message_id: int | None = None,
+    dedupe_key: str | None = None,
+) -> bool:
+    """Write one outgoing message; False when a message with the same dedupe key exists."""
+    await session.flush()  # the chat needs its id
+    statement = (
+        insert_ignoring_conflicts(session, OutboxMessage)
+        .values(
+            chat_id=chat.id,
+            template=template,
+            params=params or {},
+            buttons=buttons,
+            language=language,
+            reply_to_message_id=reply_to_message_id,
+            edit_message_id=edit_message_id,
+            dedupe_key=dedupe_key,
+            status="pending",
+            attempts=0,
+            parts_sent=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        .returning(OutboxMessage.id)
+    )
+    return (await session.execute(statement)).scalar() is not None

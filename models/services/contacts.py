@@ -1,0 +1,104 @@
+"""Who is talking, and where: people and chats as the bot meets them."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.rules.permissions import Role
+from models.services.common import audit, insert_ignoring_conflicts
+from models.tables import Chat, ChatPurpose, Person, PersonRole
+
+
+@dataclass(frozen=True)
+class Sender:
+    telegram_id: int
+    full_name: str
+    username: str | None = None
+
+
+@dataclass(frozen=True)
+class ChatRef:
+    telegram_id: int
+    kind: str
+    title: str | None = None
+
+
+@dataclass(frozen=True)
+class Contact:
+    person: Person
+    chat: Chat
+    roles: frozenset[Role]
+
+
+async def meet(
+    session: AsyncSession,
+    now: datetime,
+    sender: Sender,
+    chat_ref: ChatRef,
+    admin_ids: Collection[int] = (),
+) -> Contact:
+    """The person and chat of an update, created or refreshed; bootstrap admins get the role."""
+    person = await _person(session, now, sender)
+    chat = await chat_of(session, now, chat_ref)
+    roles = await roles_of(session, person.id)
+    if sender.telegram_id in admin_ids and Role.ADMIN not in roles:
+        await session.execute(
+            insert_ignoring_conflicts(session, PersonRole).values(
+                person_id=person.id, role=Role.ADMIN
+            )
+        )
+        audit(session, now, "role_granted", "person", person.id, role="admin", by="settings")
+        roles = roles | {Role.ADMIN}
+    return Contact(person, chat, roles)
+
+
+async def _person(session: AsyncSession, now: datetime, sender: Sender) -> Person:
+    found = await session.scalar(select(Person).where(Person.telegram_id == sender.telegram_id))
+    if found is None:
+        # Two updates from a new person may race; the unique key lets only one row in.
+        await session.execute(
+            insert_ignoring_conflicts(session, Person).values(
+                telegram_id=sender.telegram_id,
+                full_name=sender.full_name,
+                username=sender.username,
+                created_at=now,
+            )
+        )
+        found = await session.scalar(select(Person).where(Person.telegram_id == sender.telegram_id))
+        assert found is not None
+        audit(session, now, "person_seen", "person", found.id, telegram_id=sender.telegram_id)
+    elif (found.full_name, found.username) != (sender.full_name, sender.username):
+        found.full_name, found.username = sender.full_name, sender.username
+    return found
+
+
+async def chat_of(session: AsyncSession, now: datetime, ref: ChatRef) -> Chat:
+    """The chat row for a Telegram chat, created when the bot first hears from it."""
+    found = await session.scalar(select(Chat).where(Chat.telegram_id == ref.telegram_id))
+    if found is None:
+        purpose = ChatPurpose.PRIVATE if ref.kind == "private" else ChatPurpose.UNBOUND
+        await session.execute(
+            insert_ignoring_conflicts(session, Chat).values(
+                telegram_id=ref.telegram_id,
+                kind=ref.kind,
+                title=ref.title,
+                purpose=purpose,
+                created_at=now,
+            )
+        )
+        found = await session.scalar(select(Chat).where(Chat.telegram_id == ref.telegram_id))
+        assert found is not None
+        audit(session, now, "chat_seen", "chat", found.id, telegram_id=ref.telegram_id)
+    elif ref.title is not None and found.title != ref.title:
+        found.title = ref.title
+    return found
+
+
+async def roles_of(session: AsyncSession, person_id: int) -> frozenset[Role]:
+    rows = await session.scalars(select(PersonRole.role).where(PersonRole.person_id == person_id))
+    return frozenset(Role(role) for role in rows)

@@ -1,0 +1,104 @@
+"""Every user-facing text comes from templates/<language>/<key>.j2, rendered here."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+LANGUAGES = ("zh_CN", "en")
+MESSAGE_LIMIT = 4096
+
+
+@lru_cache(maxsize=4)
+def environment(root: Path = TEMPLATES) -> Environment:
+    # Messages go out with parse_mode=HTML, so every value is escaped unless marked safe.
+    return Environment(
+        loader=FileSystemLoader(root),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+
+
+def render(key: str, language: str, params: Mapping[str, Any] | None = None) -> str:
+    """The text of message `key` in `language`, with HTML-escaped parameters."""
+    if language not in LANGUAGES:
+        raise ValueError(f"unknown language {language!r}")
+    template = environment().get_template(f"{language}/{key}.j2")
+    return template.render(**(params or {})).strip()
+
+
+def template_keys(language: str) -> list[str]:
+    root = TEMPLATES / language
+    # Files whose names start with "_" hold macros, not messages.
+    return sorted(
+        str(p.relative_to(root).with_suffix(""))
+        for p in root.rglob("*.j2")
+        if not p.name.startswith("_")
+    )
+
+
+_TAG = re.compile(r"<(/?)([a-zA-Z-]+)([^>]*)>")
+_TOKEN = re.compile(r"(<[^>]*>|&[#a-zA-Z0-9]+;)")
+
+
+def split_message(html: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Cut an HTML message into parts of at most `limit` characters.
+
+    Cuts at line breaks where it can, then at spaces, never inside a tag or an entity; a tag open
+    at a cut is closed at the end of one part and opened again at the start of the next.
+    """
+    if len(html) <= limit:
+        return [html]
+    # Room for the closing and reopening tags each part may need.
+    budget = max(limit - 256, limit // 2)
+    parts: list[str] = []
+    reopen = ""
+    rest = html
+    while rest:
+        room = budget - len(reopen)
+        if len(rest) <= room:
+            parts.append(reopen + rest)
+            break
+        cut = _cut_point(rest, room)
+        piece, rest = rest[:cut], rest[cut:].lstrip("\n")
+        open_tags = _open_tags(reopen + piece)
+        closers = "".join(f"</{name}>" for name, _ in reversed(open_tags))
+        parts.append(reopen + piece.rstrip() + closers)
+        reopen = "".join(f"<{name}{attrs}>" for name, attrs in open_tags)
+    return parts
+
+
+def _cut_point(text: str, room: int) -> int:
+    window = text[:room]
+    for separator in ("\n", " "):
+        at = window.rfind(separator)
+        if at > room // 2:
+            return _outside_tokens(text, at + 1)
+    return _outside_tokens(text, room)
+
+
+def _outside_tokens(text: str, at: int) -> int:
+    """Move a cut back so that it does not fall inside a tag or an entity."""
+    for match in _TOKEN.finditer(text, max(0, at - 300), at + 300):
+        if match.start() < at < match.end():
+            return match.start()
+    return at
+
+
+def _open_tags(html: str) -> list[tuple[str, str]]:
+    stack: list[tuple[str, str]] = []
+    for closing, name, attrs in _TAG.findall(html):
+        if not closing:
+            stack.append((name, attrs))
+        elif stack and stack[-1][0] == name:
+            stack.pop()
+    return stack

@@ -1,0 +1,1 @@
+"""Periodic work: the outbox dispatcher and housekeeping; later the sweep, digests, rankings."""

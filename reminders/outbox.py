@@ -1,0 +1,293 @@
+"""The outbox dispatcher: sends what services wrote, within Telegram's limits, losing nothing.
+
+A message is marked sent only after Telegram accepted it, so a crash between the two sends it
+again on restart; that is the one duplicate the bot cannot know about.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
+
+from models.clock import Clock
+from models.rules.pacing import Pacer
+from models.services.chats import mark_undeliverable, migrate_chat
+from models.services.intake import forget_old_updates
+from models.tables import Chat, OutboxMessage, OutboxStatus
+from models.texts import render, split_message
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(minutes=5)
+# A chat that must wait longer than this (a group's per-minute limit, a RetryAfter) is left for a
+# later round, so one busy group does not hold up every other chat.
+LONGEST_INLINE_WAIT = 1.5
+
+
+@dataclass
+class Round:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    undeliverable: int = 0
+    deferred: int = 0
+
+
+@dataclass
+class _Job:
+    message: OutboxMessage
+    chat: Chat
+
+
+@dataclass
+class OutboxDispatcher:
+    bot: Bot
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    default_language: str
+    pacer: Pacer = field(default_factory=Pacer)
+    monotonic: Callable[[], float] = time.monotonic
+    batch_size: int = 200
+    concurrency: int = 16
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    _pace_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def run_forever(self, interval: float) -> None:
+        """Send until cancelled; wake when a service wrote something or every `interval` s."""
+        while True:
+            self.wakeup.clear()
+            try:
+                done = await self.run_once()
+            except Exception:
+                log.exception("outbox round failed; trying again")
+                done = Round()
+            if done.sent or done.retried:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wakeup.wait(), timeout=interval)
+
+    async def run_once(self) -> Round:
+        """One round: every due message, chats side by side, each chat's messages in order."""
+        jobs = await self._due()
+        by_chat: dict[int, list[_Job]] = {}
+        for job in jobs:
+            by_chat.setdefault(job.chat.id, []).append(job)
+        result = Round()
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one_chat(chat_jobs: list[_Job]) -> None:
+            async with gate:
+                for job in chat_jobs:
+                    if not await self._deliver(job, result):
+                        result.deferred += 1
+                        break
+
+        await asyncio.gather(*(one_chat(chat_jobs) for chat_jobs in by_chat.values()))
+        return result
+
+    async def _due(self) -> list[_Job]:
+        now = self.clock.now()
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(OutboxMessage, Chat)
+                .join(Chat, Chat.id == OutboxMessage.chat_id)
+                .where(
+                    OutboxMessage.status == OutboxStatus.PENDING,
+                    OutboxMessage.next_attempt_at <= now,
+                    Chat.undeliverable_at.is_(None),
+                )
+                .order_by(OutboxMessage.id)
+                .limit(self.batch_size)
+            )
+            return [_Job(message, chat) for message, chat in rows.tuples()]
+
+    async def _deliver(self, job: _Job, result: Round) -> bool:
+        """Send one message; False when its chat must wait for a later round."""
+        message, chat = job.message, job.chat
+        is_group = chat.kind != "private"
+        try:
+            text_parts, markup = self._render(message)
+        except Exception as exc:  # a template error is ours, and retrying will not mend it
+            log.exception("outbox %s: cannot render %s", message.id, message.template)
+            await self._finish(message, OutboxStatus.FAILED, error=f"render: {exc}")
+            result.failed += 1
+            return True
+        try:
+            for index in range(message.parts_sent, len(text_parts)):
+                if not await self._pace(chat.telegram_id, is_group):
+                    return False
+                last = index == len(text_parts) - 1
+                sent_id = await self._send(
+                    message, chat, text_parts[index], markup if last else None
+                )
+                if not last:
+                    await self._part_sent(message, index + 1, sent_id)
+            await self._finish(message, OutboxStatus.SENT, telegram_message_id=sent_id)
+            result.sent += 1
+        except RetryAfter as exc:
+            seconds = _seconds(exc)
+            self.pacer.pause(chat.telegram_id, seconds, self.monotonic())
+            await self._retry_later(message, timedelta(seconds=seconds), str(exc), count=False)
+            result.retried += 1
+            return False
+        except ChatMigrated as exc:
+            await self._migrated(chat, exc.new_chat_id)
+            result.retried += 1
+            return False
+        except Forbidden as exc:
+            await self._undeliverable(chat, str(exc))
+            result.undeliverable += 1
+            return False
+        except BadRequest as exc:
+            if message.edit_message_id is not None and "not modified" in exc.message.lower():
+                await self._finish(message, OutboxStatus.SENT)
+                result.sent += 1
+                return True
+            log.warning("outbox %s refused by Telegram: %s", message.id, exc.message)
+            await self._finish(message, OutboxStatus.FAILED, error=exc.message)
+            result.failed += 1
+        except NetworkError as exc:  # timeouts and 5xx: Telegram may come back
+            delay = min(MAX_BACKOFF, timedelta(seconds=2 ** min(message.attempts, 10)))
+            await self._retry_later(message, delay, f"{type(exc).__name__}: {exc}", count=True)
+            result.retried += 1
+            return False
+        return True
+
+    async def _pace(self, chat_id: int, is_group: bool) -> bool:
+        while True:
+            async with self._pace_lock:
+                now = self.monotonic()
+                wait = self.pacer.wait(chat_id, is_group, now)
+                if wait <= 0:
+                    self.pacer.sent(chat_id, is_group, now)
+                    return True
+            if wait > LONGEST_INLINE_WAIT:
+                return False
+            await asyncio.sleep(wait)
+
+    def _render(self, message: OutboxMessage) -> tuple[list[str], InlineKeyboardMarkup | None]:
+        language = message.language or self.default_language
+        text = render(message.template, language, message.params)
+        parts = [text] if message.edit_message_id is not None else split_message(text)
+        markup = None
+        if message.buttons:
+            markup = InlineKeyboardMarkup(
+                [
+                    [
+                        InlineKeyboardButton(
+                            render(f"buttons/{button['key']}", language, button.get("params")),
+                            callback_data=button["data"],
+                        )
+                        for button in row
+                    ]
+                    for row in message.buttons
+                ]
+            )
+        return parts, markup
+
+    async def _send(
+        self,
+        message: OutboxMessage,
+        chat: Chat,
+        text: str,
+        markup: InlineKeyboardMarkup | None,
+    ) -> int:
+        if message.edit_message_id is not None:
+            edited = await self.bot.edit_message_text(
+                text,
+                chat_id=chat.telegram_id,
+                message_id=message.edit_message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+            )
+            return message.edit_message_id if isinstance(edited, bool) else edited.message_id
+        reply = None
+        if message.reply_to_message_id is not None:
+            reply = ReplyParameters(message.reply_to_message_id, allow_sending_without_reply=True)
+        sent = await self.bot.send_message(
+            chat.telegram_id,
+            text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            reply_parameters=reply,
+        )
+        return sent.message_id
+
+    async def _part_sent(self, message: OutboxMessage, parts_sent: int, sent_id: int) -> None:
+        message.parts_sent = parts_sent
+        await self._update(message.id, parts_sent=parts_sent, telegram_message_id=sent_id)
+
+    async def _finish(
+        self,
+        message: OutboxMessage,
+        status: OutboxStatus,
+        *,
+        telegram_message_id: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        values: dict[str, Any] = {"status": status, "attempts": message.attempts + 1}
+        if status is OutboxStatus.SENT:
+            values["sent_at"] = self.clock.now()
+            if telegram_message_id is not None:
+                values["telegram_message_id"] = telegram_message_id
+        if error is not None:
+            values["last_error"] = error[:500]
+        await self._update(message.id, **values)
+
+    async def _retry_later(
+        self, message: OutboxMessage, delay: timedelta, error: str, *, count: bool
+    ) -> None:
+        attempts = message.attempts + (1 if count else 0)
+        message.attempts = attempts
+        await self._update(
+            message.id,
+            attempts=attempts,
+            next_attempt_at=self.clock.now() + delay,
+            last_error=error[:500],
+        )
+
+    async def _update(self, message_id: int, **values: Any) -> None:
+        async with self.sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values)
+            )
+
+    async def _migrated(self, chat: Chat, new_chat_id: int) -> None:
+        async with self.sessions() as session, session.begin():
+            await migrate_chat(session, self.clock.now(), chat.telegram_id, new_chat_id)
+        log.info("chat %s moved to %s; sending there", chat.telegram_id, new_chat_id)
+
+    async def _undeliverable(self, chat: Chat, reason: str) -> None:
+        async with self.sessions() as session, session.begin():
+            await mark_undeliverable(
+                session, self.clock.now(), chat.id, reason, self.default_language
+            )
+        log.warning("chat %s refuses the bot: %s", chat.telegram_id, reason)
+        self.wakeup.set()  # the coordinators' notice is waiting
+
+
+def _seconds(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PTB 22 warns that the int form is deprecated
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+async def forget_processed_updates(
+    sessions: async_sessionmaker[AsyncSession], now: datetime
+) -> int:
+    async with sessions() as session, session.begin():
+        return await forget_old_updates(session, now)
