@@ -11,7 +11,7 @@ import contextlib
 import logging
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,7 +59,9 @@ class OutboxDispatcher:
     clock: Clock
     default_language: str
     pacer: Pacer = field(default_factory=Pacer)
+    # The pacer's clock and its sleep: real by default, a ticker in tests.
     monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     batch_size: int = 200
     concurrency: int = 16
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
@@ -112,7 +114,7 @@ class OutboxDispatcher:
                 .order_by(OutboxMessage.id)
                 .limit(self.batch_size)
             )
-            return [_Job(message, chat) for message, chat in rows.tuples()]
+            return [_Job(message, chat) for message, chat in rows.all()]
 
     async def _deliver(self, job: _Job, result: Round) -> bool:
         """Send one message; False when its chat must wait for a later round."""
@@ -160,7 +162,7 @@ class OutboxDispatcher:
             await self._finish(message, OutboxStatus.FAILED, error=exc.message)
             result.failed += 1
         except NetworkError as exc:  # timeouts and 5xx: Telegram may come back
-            delay = min(MAX_BACKOFF, timedelta(seconds=2 ** min(message.attempts, 10)))
+            delay = min(MAX_BACKOFF, timedelta(seconds=2 ** min(message.attempts + 1, 10)))
             await self._retry_later(message, delay, f"{type(exc).__name__}: {exc}", count=True)
             result.retried += 1
             return False
@@ -176,7 +178,7 @@ class OutboxDispatcher:
                     return True
             if wait > LONGEST_INLINE_WAIT:
                 return False
-            await asyncio.sleep(wait)
+            await self.sleep(wait)
 
     def _render(self, message: OutboxMessage) -> tuple[list[str], InlineKeyboardMarkup | None]:
         language = message.language or self.default_language

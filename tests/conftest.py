@@ -19,6 +19,8 @@ from models.db import create_engine, create_sessionmaker
 from models.migrate import _upgrade
 from models.tables import Base
 
+# PTB 22 returns RetryAfter.retry_after as a timedelta with this set, and warns without it.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 PG_URL = os.environ.get("NODEDESK_TEST_DATABASE_URL")
 BACKENDS = ["sqlite", "postgresql"]
 

@@ -1,0 +1,268 @@
+"""The dispatcher against a recording stand-in for the Bot: every Telegram answer it must handle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from telegram import InlineKeyboardMarkup
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from models.clock import FrozenClock
+from models.rules.pacing import Pacer, SendLimits
+from models.services.common import enqueue
+from models.services.contacts import ChatRef, Sender, chat_of, meet
+from models.tables import Chat, OutboxMessage
+from reminders.outbox import OutboxDispatcher
+from tests.conftest import Database
+
+
+@dataclass
+class Sent:
+    chat_id: int
+    text: str
+    markup: InlineKeyboardMarkup | None
+    reply_to: int | None
+    message_id: int
+
+
+@dataclass
+class RecordingBot:
+    """Keeps a transcript; answers with the errors queued for a chat before succeeding."""
+
+    sent: list[Sent] = field(default_factory=list)
+    edits: list[tuple[int, int, str]] = field(default_factory=list)
+    faults: dict[int, list[Exception]] = field(default_factory=dict)
+    next_id: int = 100
+
+    async def send_message(self, chat_id: int, text: str, **kwargs: Any) -> Any:
+        queued = self.faults.get(chat_id)
+        if queued:
+            raise queued.pop(0)
+        self.next_id += 1
+        reply = kwargs.get("reply_parameters")
+        self.sent.append(
+            Sent(
+                chat_id, text, kwargs.get("reply_markup"), reply and reply.message_id, self.next_id
+            )
+        )
+        return _Message(self.next_id)
+
+    async def edit_message_text(self, text: str, **kwargs: Any) -> Any:
+        queued = self.faults.get(kwargs["chat_id"])
+        if queued:
+            raise queued.pop(0)
+        self.edits.append((kwargs["chat_id"], kwargs["message_id"], text))
+        return _Message(kwargs["message_id"])
+
+
+@dataclass
+class _Message:
+    message_id: int
+
+
+class Ticker:
+    """A monotonic clock for the pacer that moves only when someone sleeps on it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.slept += seconds
+
+
+def dispatcher(db: Database, clock: FrozenClock, bot: RecordingBot) -> OutboxDispatcher:
+    ticker = Ticker()
+    return OutboxDispatcher(
+        bot,  # type: ignore[arg-type]
+        db.sessions,
+        clock,
+        "zh_CN",
+        pacer=Pacer(SendLimits(margin=0)),
+        monotonic=ticker,
+        sleep=ticker.sleep,
+    )
+
+
+async def _chat(db: Database, clock: FrozenClock, telegram_id: int, kind: str) -> Chat:
+    async with db.sessions() as session, session.begin():
+        return await chat_of(
+            session, clock.now(), ChatRef(telegram_id, kind, f"chat {telegram_id}")
+        )
+
+
+async def _enqueue(db: Database, clock: FrozenClock, chat: Chat, **kwargs: Any) -> None:
+    template = kwargs.pop("template", "unknown_command")
+    params = kwargs.pop("params", {"command": "x"})
+    async with db.sessions() as session, session.begin():
+        await enqueue(session, clock.now(), chat, template, "en", params, **kwargs)
+
+
+async def _rows(db: Database) -> list[OutboxMessage]:
+    async with db.sessions() as session:
+        return list(await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+async def test_messages_are_rendered_sent_in_order_and_marked_sent(
+    db: Database, clock: FrozenClock
+) -> None:
+    bot = RecordingBot()
+    chat = await _chat(db, clock, -10, "group")
+    buttons = [[{"key": "help", "data": "v1:help"}]]
+    await _enqueue(db, clock, chat, params={"command": "<a>"}, reply_to_message_id=5)
+    await _enqueue(db, clock, chat, template="start", params={"name": "Li"}, buttons=buttons)
+    done = await dispatcher(db, clock, bot).run_once()
+    assert done.sent == 2
+    assert [s.text for s in bot.sent][0].startswith("There is no /&lt;a&gt; command")
+    assert bot.sent[0].reply_to == 5
+    markup = bot.sent[1].markup
+    assert markup is not None
+    assert markup.inline_keyboard[0][0].text == "Help"
+    assert markup.inline_keyboard[0][0].callback_data == "v1:help"
+    rows = await _rows(db)
+    assert [(r.status, r.telegram_message_id, r.sent_at) for r in rows] == [
+        ("sent", 101, clock.now()),
+        ("sent", 102, clock.now()),
+    ]
+    assert (await dispatcher(db, clock, bot).run_once()).sent == 0  # nothing twice
+
+
+async def test_an_over_long_message_goes_out_in_parts_once_each(
+    db: Database, clock: FrozenClock
+) -> None:
+    bot = RecordingBot()
+    chat = await _chat(db, clock, 77, "private")
+    bot.faults[77] = []
+    await _enqueue(db, clock, chat, template="help", params={"commands": ["start"] * 200})
+    long_text = "\n".join(["x" * 60] * 200)
+    async with db.sessions() as session, session.begin():
+        row = await session.scalar(select(OutboxMessage))
+        assert row is not None
+        row.template, row.params = "unknown_command", {"command": long_text}
+    # The second part fails once: the first must not go out again on the retry.
+    sender = dispatcher(db, clock, bot)
+    original = bot.send_message
+    calls = {"n": 0}
+
+    async def flaky(chat_id: int, text: str, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise TimedOut()
+        return await original(chat_id, text, **kwargs)
+
+    bot.send_message = flaky  # type: ignore[method-assign]
+    assert (await sender.run_once()).retried == 1
+    clock.advance(timedelta(seconds=5))
+    sender.monotonic.now += 5  # type: ignore[attr-defined]
+    assert (await sender.run_once()).sent == 1
+    assert len(bot.sent) >= 2
+    assert all(len(s.text) <= 4096 for s in bot.sent)
+    joined = "".join(s.text for s in bot.sent)
+    assert joined.count("x" * 60) == 200
+
+
+async def test_retry_after_waits_as_told_and_loses_nothing(
+    db: Database, clock: FrozenClock
+) -> None:
+    bot = RecordingBot(faults={-20: [RetryAfter(timedelta(seconds=30))]})
+    chat = await _chat(db, clock, -20, "group")
+    await _enqueue(db, clock, chat)
+    sender = dispatcher(db, clock, bot)
+    assert (await sender.run_once()).retried == 1
+    row = (await _rows(db))[0]
+    assert (row.status, row.attempts, row.next_attempt_at) == (
+        "pending",
+        0,
+        clock.now() + timedelta(seconds=30),
+    )
+    assert (await sender.run_once()).sent == 0  # not due yet
+    clock.advance(timedelta(seconds=30))
+    sender.monotonic.now += 30  # type: ignore[attr-defined]
+    assert (await sender.run_once()).sent == 1
+    assert len(bot.sent) == 1
+
+
+async def test_a_migrated_group_is_followed(db: Database, clock: FrozenClock) -> None:
+    bot = RecordingBot(faults={-30: [ChatMigrated(-100300)]})
+    chat = await _chat(db, clock, -30, "group")
+    await _enqueue(db, clock, chat)
+    sender = dispatcher(db, clock, bot)
+    await sender.run_once()
+    await sender.run_once()
+    assert [s.chat_id for s in bot.sent] == [-100300]
+    async with db.sessions() as session:
+        moved = await session.get(Chat, chat.id)
+        assert moved is not None and moved.telegram_id == -100300
+
+
+async def test_forbidden_marks_the_chat_and_tells_the_coordinator_once(
+    db: Database, clock: FrozenClock
+) -> None:
+    async with db.sessions() as session, session.begin():
+        await meet(session, clock.now(), Sender(9, "Admin"), ChatRef(9, "private"), {9})
+    group = await _chat(db, clock, -40, "group")
+    bot = RecordingBot(faults={-40: [Forbidden("Forbidden: bot was kicked from the group chat")]})
+    await _enqueue(db, clock, group)
+    await _enqueue(db, clock, group)
+    sender = dispatcher(db, clock, bot)
+    await sender.run_once()
+    await sender.run_once()
+    await _enqueue(db, clock, group)  # written later: not sent to a chat known to refuse
+    await sender.run_once()
+    assert [(s.chat_id, "kicked" in s.text) for s in bot.sent] == [(9, True)]
+    statuses = [(r.chat_id == group.id, r.status) for r in await _rows(db)]
+    assert statuses.count((True, "undeliverable")) == 2
+    assert statuses.count((True, "pending")) == 1
+
+
+async def test_timeouts_and_server_errors_back_off_and_retry(
+    db: Database, clock: FrozenClock
+) -> None:
+    bot = RecordingBot(faults={50: [TimedOut(), NetworkError("Bad Gateway")]})
+    chat = await _chat(db, clock, 50, "private")
+    await _enqueue(db, clock, chat)
+    sender = dispatcher(db, clock, bot)
+    await sender.run_once()
+    first = (await _rows(db))[0]
+    assert (first.attempts, first.next_attempt_at) == (1, clock.now() + timedelta(seconds=2))
+    clock.advance(timedelta(seconds=2))
+    sender.monotonic.now += 2  # type: ignore[attr-defined]
+    await sender.run_once()
+    second = (await _rows(db))[0]
+    assert (second.attempts, second.next_attempt_at) == (2, clock.now() + timedelta(seconds=4))
+    clock.advance(timedelta(seconds=4))
+    sender.monotonic.now += 4  # type: ignore[attr-defined]
+    await sender.run_once()
+    assert [(r.status, r.attempts) for r in await _rows(db)] == [("sent", 3)]
+
+
+async def test_a_message_telegram_refuses_is_failed_not_retried(
+    db: Database, clock: FrozenClock
+) -> None:
+    bot = RecordingBot(faults={60: [BadRequest("Bad Request: can't parse entities")]})
+    chat = await _chat(db, clock, 60, "private")
+    await _enqueue(db, clock, chat)
+    await dispatcher(db, clock, bot).run_once()
+    row = (await _rows(db))[0]
+    assert (row.status, row.last_error) == ("failed", "Can't parse entities")
+
+
+async def test_an_edit_replaces_the_text_in_place(db: Database, clock: FrozenClock) -> None:
+    bot = RecordingBot()
+    chat = await _chat(db, clock, -70, "group")
+    await _enqueue(db, clock, chat, edit_message_id=555)
+    bot.faults[-70] = [BadRequest("Message is not modified")]
+    await _enqueue(db, clock, chat, edit_message_id=556)
+    await dispatcher(db, clock, bot).run_once()
+    # "Not modified" means the message already shows this text: done, not failed.
+    assert [(chat_id, message_id) for chat_id, message_id, _ in bot.edits] == [(-70, 556)]
+    assert bot.edits[0][2].startswith("There is no /x command")
+    assert bot.sent == []
+    assert [r.status for r in await _rows(db)] == ["sent", "sent"]
