@@ -120,6 +120,8 @@ class Chat(Base):
     title: Mapped[str | None] = mapped_column(String(256))
     purpose: Mapped[str] = mapped_column(String(16), default=ChatPurpose.UNBOUND)
     industry: Mapped[str | None] = mapped_column(String(100))
+    # Extra industries or categories whose general answers this group also receives.
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     undeliverable_at: Mapped[datetime | None]
     undeliverable_reason: Mapped[str | None] = mapped_column(String(256))
@@ -137,8 +139,16 @@ class Firm(Base):
     created_at: Mapped[datetime]
 
 
+class IssueStatus(StrEnum):
+    NEW = "new"
+    ROUTED = "routed"
+    CLAIMED = "claimed"
+    ANSWERED = "answered"
+    CLOSED = "closed"
+
+
 class Issue(Base):
-    """A problem a firm raised. The direct-line work fills in its lifecycle."""
+    """A problem a firm raised, from report to closure."""
 
     __tablename__ = "issues"
 
@@ -147,14 +157,186 @@ class Issue(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)
     text: Mapped[str] = mapped_column(Text)
     category: Mapped[str | None] = mapped_column(String(50))
+    industry: Mapped[str | None] = mapped_column(String(100))
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    # group, private, breakfast, visit, phone
+    source: Mapped[str] = mapped_column(String(16), default="group")
+    is_private: Mapped[bool] = mapped_column(default=False)
+    verified: Mapped[bool] = mapped_column(default=False)
     firm_id: Mapped[int | None] = mapped_column(ForeignKey("firms.id"))
     reporter_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    filed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     origin_chat_id: Mapped[int | None] = mapped_column(ForeignKey("chats.id"))
+    origin_message_id: Mapped[int | None] = mapped_column(BigInteger)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    assist_department_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    routing_reason: Mapped[str] = mapped_column(String(300), default="")
+    claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    claimed_at: Mapped[datetime | None]
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    answered_at: Mapped[datetime | None]
+    is_general: Mapped[bool] = mapped_column(default=False)
+    name_consent: Mapped[bool] = mapped_column(default=False)
+    feedback: Mapped[str | None] = mapped_column(Text)
+    rating: Mapped[int | None]
+    reopen_count: Mapped[int] = mapped_column(default=0)
+    close_kind: Mapped[str | None] = mapped_column(String(16))
+    closed_at: Mapped[datetime | None]
+    callback_result: Mapped[str | None] = mapped_column(Text)
+    callback_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    callback_at: Mapped[datetime | None]
     claim_due_at: Mapped[datetime | None] = mapped_column(index=True)
     close_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    confirm_due_at: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class IssueAttachment(Base):
+    __tablename__ = "issue_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # photo, document
+    file_id: Mapped[str] = mapped_column(String(256))
+    file_unique_id: Mapped[str | None] = mapped_column(String(128))
+    file_name: Mapped[str | None] = mapped_column(String(256))
+    stage: Mapped[str] = mapped_column(String(16))  # report, detail, answer
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    added_at: Mapped[datetime]
+
+
+class IssueCard(Base):
+    """A message that shows an issue; each is edited in place when the issue changes."""
+
+    __tablename__ = "issue_cards"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id"), index=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id"))
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))  # origin, department, triage
+    created_at: Mapped[datetime]
+
+
+class IssueDraft(Base):
+    """A report held back while the firm looks at a similar answered issue."""
+
+    __tablename__ = "issue_drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id"))
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    text: Mapped[str] = mapped_column(Text)
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    matched_issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id"))
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open, solved, filed
+    created_at: Mapped[datetime]
+
+
+class Dialogue(Base):
+    """A question the bot asked and waits on (a transfer's reason, why it was not solved)."""
+
+    __tablename__ = "dialogues"
+    __table_args__ = (Index("ix_dialogues_open", "person_id", "chat_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class FirmMembership(Base):
+    __tablename__ = "firm_memberships"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    firm_id: Mapped[int] = mapped_column(ForeignKey("firms.id"))
+    chat_id: Mapped[int | None] = mapped_column(ForeignKey("chats.id"))
+    status: Mapped[str] = mapped_column(String(16))  # pending, confirmed, rejected
+    requested_at: Mapped[datetime]
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    decided_at: Mapped[datetime | None]
+
+
+class RoutingRule(Base):
+    """Keywords (and optionally an industry) → category, lead department, assisting ones."""
+
+    __tablename__ = "routing_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    category: Mapped[str] = mapped_column(String(50))
+    industry: Mapped[str | None] = mapped_column(String(100))
+    lead_department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    assist_department_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    priority: Mapped[int] = mapped_column(default=100)
+    created_at: Mapped[datetime]
+
+
+class ServicePolicy(Base):
+    """Limits per category and priority; a row with no category is the default."""
+
+    __tablename__ = "service_policies"
+    __table_args__ = (UniqueConstraint("category", "priority"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category: Mapped[str | None] = mapped_column(String(50))
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    close_working_days: Mapped[int] = mapped_column(default=5)
+    confirm_days: Mapped[int] = mapped_column(default=3)
+    created_at: Mapped[datetime]
+
+
+class Broadcast(Base):
+    """A general answer or a policy pushed to groups and subscribers."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # answer, policy
+    issue_id: Mapped[int | None] = mapped_column(ForeignKey("issues.id"))
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    created_at: Mapped[datetime]
+
+
+class BroadcastRecipient(Base):
+    __tablename__ = "broadcast_recipients"
+    __table_args__ = (UniqueConstraint("broadcast_id", "chat_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id"), index=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id"))
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"))
+
+
+class Subscription(Base):
+    """A firm member who wants general answers on a topic (an industry or a category) in private."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("person_id", "topic"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    topic: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+
+
+class Counter(Base):
+    """Sequences such as issue numbers per year, taken under the row's write lock."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[int] = mapped_column(default=0)
 
 
 class Project(Base):
@@ -214,6 +396,8 @@ class OutboxMessage(Base):
     reply_to_message_id: Mapped[int | None] = mapped_column(BigInteger)
     # When set, the dispatcher edits this Telegram message instead of sending a new one.
     edit_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Or edit the message another outbox row sent (an issue card), once that one is out.
+    edit_of_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -116,10 +116,29 @@ class OutboxDispatcher:
             )
             return [_Job(message, chat) for message, chat in rows.all()]
 
+    async def _edit_target(self, message: OutboxMessage) -> int | None | Literal[False]:
+        """The Telegram id of the message to edit; False if it will never exist, None if not yet."""
+        if message.edit_message_id is not None:
+            return message.edit_message_id
+        async with self.sessions() as session:
+            target = await session.get(OutboxMessage, message.edit_of_id)
+        if target is None or target.status in (OutboxStatus.FAILED, OutboxStatus.UNDELIVERABLE):
+            return False
+        return target.telegram_message_id if target.status == OutboxStatus.SENT else None
+
     async def _deliver(self, job: _Job, result: Round) -> bool:
         """Send one message; False when its chat must wait for a later round."""
         message, chat = job.message, job.chat
         is_group = chat.kind != "private"
+        if message.edit_of_id is not None:
+            target = await self._edit_target(message)
+            if target is False:
+                await self._finish(message, OutboxStatus.FAILED, error="nothing to edit")
+                result.failed += 1
+                return True
+            if target is None:
+                return False  # the card itself has not gone out yet
+            message.edit_message_id = target
         try:
             text_parts, markup = self._render(message)
         except Exception as exc:  # a template error is ours, and retrying will not mend it

@@ -66,7 +66,7 @@ async def mark_undeliverable(
     for coordinator_chat in await _coordinator_chats(session):
         if coordinator_chat.id == chat.id:
             continue
-        told += await enqueue(
+        written = await enqueue(
             session,
             now,
             coordinator_chat,
@@ -75,6 +75,7 @@ async def mark_undeliverable(
             {"title": chat.title or str(chat.telegram_id), "reason": reason},
             dedupe_key=f"undeliverable:{chat.id}:{coordinator_chat.id}:{now.isoformat()}",
         )
+        told += written is not None
     return Undeliverable(chat, int(getattr(dropped, "rowcount", 0) or 0), told)
 
 

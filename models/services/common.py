@@ -51,9 +51,10 @@ async def enqueue(
     buttons: list[list[dict[str, Any]]] | None = None,
     reply_to_message_id: int | None = None,
     edit_message_id: int | None = None,
+    edit_of_id: int | None = None,
     dedupe_key: str | None = None,
-) -> bool:
-    """Write one outgoing message; False when a message with the same dedupe key exists."""
+) -> int | None:
+    """Write one outgoing message; its id, or None when one with the same dedupe key exists."""
     await session.flush()  # the chat needs its id
     statement = (
         insert_ignoring_conflicts(session, OutboxMessage)
@@ -65,6 +66,7 @@ async def enqueue(
             language=language,
             reply_to_message_id=reply_to_message_id,
             edit_message_id=edit_message_id,
+            edit_of_id=edit_of_id,
             dedupe_key=dedupe_key,
             status="pending",
             attempts=0,
@@ -74,4 +76,4 @@ async def enqueue(
         )
         .returning(OutboxMessage.id)
     )
-    return (await session.execute(statement)).scalar() is not None
+    return (await session.execute(statement)).scalar()

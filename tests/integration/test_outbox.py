@@ -266,3 +266,22 @@ async def test_an_edit_replaces_the_text_in_place(db: Database, clock: FrozenClo
     assert bot.edits[0][2].startswith("There is no /x command")
     assert bot.sent == []
     assert [r.status for r in await _rows(db)] == ["sent", "sent"]
+
+
+async def test_an_edit_of_a_card_waits_for_the_card_and_uses_its_message_id(
+    db: Database, clock: FrozenClock
+) -> None:
+    bot = RecordingBot()
+    chat = await _chat(db, clock, -80, "group")
+    await _enqueue(db, clock, chat)
+    card = (await _rows(db))[0]
+    await _enqueue(db, clock, chat, params={"command": "y"}, edit_of_id=card.id)
+    bot.faults[-80] = [TimedOut()]  # the card is late; its edit must wait for it
+    sender = dispatcher(db, clock, bot)
+    await sender.run_once()
+    assert bot.edits == []
+    clock.advance(timedelta(seconds=2))
+    await sender.run_once()
+    await sender.run_once()
+    assert [(c, m) for c, m, _ in bot.edits] == [(-80, bot.sent[0].message_id)]
+    assert "/y" in bot.edits[0][2]

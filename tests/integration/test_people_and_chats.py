@@ -181,5 +181,5 @@ async def test_a_passer_by_who_blocks_the_bot_is_not_reported(
 async def test_the_same_dedupe_key_is_written_once(db: Database, clock: FrozenClock) -> None:
     async with db.sessions() as session, session.begin():
         chat = await chat_of(session, clock.now(), ChatRef(5, "private"))
-        assert await enqueue(session, clock.now(), chat, "error", "en", dedupe_key="k")
-        assert not await enqueue(session, clock.now(), chat, "error", "en", dedupe_key="k")
+        assert await enqueue(session, clock.now(), chat, "error", "en", dedupe_key="k") is not None
+        assert await enqueue(session, clock.now(), chat, "error", "en", dedupe_key="k") is None
