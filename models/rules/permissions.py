@@ -1,4 +1,8 @@
-"""Who may do what: the roles × actions table, checked on the server for every command."""
+"""Who may do what: the roles × actions table, checked on the server for every command and button.
+
+This table says what a role may do at all; whether a person may act on one particular issue
+(the reporter's firm, the lead department) is checked by the service that does it.
+"""
 
 from __future__ import annotations
 
@@ -19,19 +23,66 @@ class Role(StrEnum):
 
 class Action(StrEnum):
     USE_BOT = "use_bot"
+    REPORT_ISSUE = "report_issue"
+    JOIN_FIRM = "join_firm"
+    SEARCH_FAQ = "search_faq"
+    SUBSCRIBE = "subscribe"
+    VIEW_HISTORY = "view_history"
+    FILE_ON_BEHALF = "file_on_behalf"
+    CLAIM_ISSUE = "claim_issue"
+    TRANSFER_ISSUE = "transfer_issue"
+    ANSWER_ISSUE = "answer_issue"
+    VIEW_QUEUE = "view_queue"
+    TRIAGE = "triage"
+    RECORD_CALLBACK = "record_callback"
+    PUBLISH_POLICY = "publish_policy"
+    CONFIRM_MEMBER = "confirm_member"
+    MANAGE_COUNTY = "manage_county"
+    BIND_CHAT = "bind_chat"
     MANAGE_ROLES = "manage_roles"
 
 
-# Everyone who writes to the bot may use it; the rest is granted by role.
-EVERYONE: frozenset[Action] = frozenset({Action.USE_BOT})
+# What anyone who writes to the bot may do; an unknown firm member can still report.
+EVERYONE: frozenset[Action] = frozenset(
+    {
+        Action.USE_BOT,
+        Action.REPORT_ISSUE,
+        Action.JOIN_FIRM,
+        Action.SEARCH_FAQ,
+        Action.SUBSCRIBE,
+        Action.VIEW_HISTORY,
+    }
+)
 ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
     Role.FIRM: frozenset(),
-    Role.OFFICIAL: frozenset(),
-    Role.HEAD: frozenset(),
-    Role.COORDINATOR: frozenset(),
-    Role.LEADER: frozenset(),
-    Role.LIAISON: frozenset(),
-    Role.ADMIN: frozenset({Action.MANAGE_ROLES}),
+    Role.OFFICIAL: frozenset(
+        {
+            Action.FILE_ON_BEHALF,
+            Action.CLAIM_ISSUE,
+            Action.TRANSFER_ISSUE,
+            Action.ANSWER_ISSUE,
+            Action.VIEW_QUEUE,
+        }
+    ),
+    Role.HEAD: frozenset({Action.VIEW_QUEUE}),
+    Role.COORDINATOR: frozenset(
+        {
+            Action.FILE_ON_BEHALF,
+            Action.TRANSFER_ISSUE,
+            Action.VIEW_QUEUE,
+            Action.TRIAGE,
+            Action.RECORD_CALLBACK,
+            Action.PUBLISH_POLICY,
+            Action.CONFIRM_MEMBER,
+            Action.MANAGE_COUNTY,
+            Action.BIND_CHAT,
+        }
+    ),
+    Role.LEADER: frozenset({Action.VIEW_QUEUE, Action.RECORD_CALLBACK}),
+    Role.LIAISON: frozenset({Action.FILE_ON_BEHALF, Action.CONFIRM_MEMBER}),
+    Role.ADMIN: frozenset(
+        {Action.MANAGE_ROLES, Action.MANAGE_COUNTY, Action.BIND_CHAT, Action.CONFIRM_MEMBER}
+    ),
 }
 
 
@@ -41,7 +92,8 @@ class Command:
     action: Action
 
 
-# The commands the bot answers, in the order /help lists them.
+# The commands the bot answers, in the order /help lists them. A command is listed here only
+# once it works: /help must never offer what the bot cannot do.
 COMMANDS: tuple[Command, ...] = (
     Command("start", Action.USE_BOT),
     Command("help", Action.USE_BOT),

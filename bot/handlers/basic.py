@@ -157,15 +157,21 @@ async def private_text(turn: Turn) -> None:
 async def button(turn: Turn) -> None:
     query = turn.update.callback_query
     assert query is not None
-    data = query.data or ""
-    if data == f"{CALLBACK_PREFIX}help":
+    if query.data == f"{CALLBACK_PREFIX}help":
         await _send_help(turn)
-    elif data == f"{CALLBACK_PREFIX}whoami" and turn.contact is not None:
+    elif turn.contact is not None:
         await _send_whoami(turn)
     else:
-        # Forged, stale or from a message the bot no longer knows: say so, change nothing.
-        log.info("stale or unknown button %r from %s", data[:64], query.from_user.id)
-        turn.callback_answer = render("button_stale", turn.language)
+        await turn.reply("anonymous")
+
+
+@transactional
+async def stale_button(turn: Turn) -> None:
+    """Forged, stale or from a release that is gone: say so, change nothing."""
+    query = turn.update.callback_query
+    assert query is not None
+    log.info("stale or unknown button %r from %s", (query.data or "")[:64], query.from_user.id)
+    turn.callback_answer = render("button_stale", turn.language)
 
 
 @transactional
@@ -202,8 +208,7 @@ async def membership(turn: Turn) -> None:
         await enqueue(turn.session, turn.now, chat, "bot_added", turn.edge.settings.language)
 
 
-def register(application: NodeApplication) -> None:
-    private = filters.ChatType.PRIVATE
+def register_commands(application: NodeApplication) -> None:
     application.add_handler(CommandHandler("start", start))
     application.add_handler(CommandHandler("help", help_command))
     application.add_handler(CommandHandler("whoami", whoami))
@@ -212,13 +217,22 @@ def register(application: NodeApplication) -> None:
     application.add_handler(CommandHandler("revoke", revoke))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, migrated))
     application.add_handler(ChatMemberHandler(membership, ChatMemberHandler.MY_CHAT_MEMBER))
-    application.add_handler(CallbackQueryHandler(button))
+    application.add_handler(
+        CallbackQueryHandler(button, pattern=rf"^{CALLBACK_PREFIX}(help|whoami)$")
+    )
+
+
+def register_fallbacks(application: NodeApplication) -> None:
+    application.add_handler(CallbackQueryHandler(stale_button))
     application.add_handler(
         MessageHandler(filters.COMMAND & filters.UpdateType.MESSAGE, unknown_command)
     )
     application.add_handler(
         MessageHandler(
-            private & filters.UpdateType.MESSAGE & ~filters.COMMAND & ~filters.StatusUpdate.ALL,
+            filters.ChatType.PRIVATE
+            & filters.UpdateType.MESSAGE
+            & ~filters.COMMAND
+            & ~filters.StatusUpdate.ALL,
             private_text,
         )
     )
