@@ -144,6 +144,7 @@ class IssueStatus(StrEnum):
     ROUTED = "routed"
     CLAIMED = "claimed"
     ANSWERED = "answered"
+    REOPENED = "reopened"
     CLOSED = "closed"
 
 

@@ -149,11 +149,6 @@ async def unknown_command(turn: Turn) -> None:
 
 
 @transactional
-async def private_text(turn: Turn) -> None:
-    await turn.reply("private_hint")
-
-
-@transactional
 async def button(turn: Turn) -> None:
     query = turn.update.callback_query
     assert query is not None
@@ -226,13 +221,4 @@ def register_fallbacks(application: NodeApplication) -> None:
     application.add_handler(CallbackQueryHandler(stale_button))
     application.add_handler(
         MessageHandler(filters.COMMAND & filters.UpdateType.MESSAGE, unknown_command)
-    )
-    application.add_handler(
-        MessageHandler(
-            filters.ChatType.PRIVATE
-            & filters.UpdateType.MESSAGE
-            & ~filters.COMMAND
-            & ~filters.StatusUpdate.ALL,
-            private_text,
-        )
     )

@@ -1,0 +1,1364 @@
+"""The direct line: a firm's problem from report to closure.
+
+Each function is one use case: it loads what it needs, applies the rules, writes the state, its
+audit entries and the messages it causes in the caller's transaction, and says what happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.rules.permissions import Action, Role, can
+from models.rules.routing import Rule, issue_number, parse_issue_number, route
+from models.services.common import audit, enqueue, insert_ignoring_conflicts
+from models.services.contacts import Contact
+from models.tables import (
+    AuditEntry,
+    Chat,
+    ChatPurpose,
+    Counter,
+    Department,
+    Dialogue,
+    Firm,
+    Issue,
+    IssueAttachment,
+    IssueCard,
+    IssueDraft,
+    IssueStatus,
+    OutboxMessage,
+    Person,
+    PersonRole,
+    RoutingRule,
+    ServicePolicy,
+)
+
+MAX_REPORT_LENGTH = 2000
+DEFAULT_CLOSE_WORKING_DAYS = 5
+DEFAULT_CONFIRM_DAYS = 3
+DIALOGUE_LIFETIME = timedelta(hours=24)
+OPEN_STATUSES = (IssueStatus.NEW, IssueStatus.ROUTED, IssueStatus.CLAIMED, IssueStatus.REOPENED)
+SOURCES = ("group", "private", "breakfast", "visit", "phone")
+
+
+class Calendar(Protocol):
+    def end_of_working_day(self, moment: datetime) -> datetime: ...
+
+    def add_working_days(self, moment: datetime, days: int) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class Desk:
+    """What the direct-line use cases need besides the session and the time."""
+
+    calendar: Calendar
+    zone: ZoneInfo
+    language: str
+
+
+class Refusal(StrEnum):
+    EMPTY = "empty"
+    TOO_LONG = "too_long"
+    UNBOUND_CHAT = "unbound_chat"
+    NOT_ALLOWED = "not_allowed"
+    UNKNOWN_ISSUE = "unknown_issue"
+    MOVED_ON = "moved_on"
+    NO_REASON = "no_reason"
+    UNKNOWN_DEPARTMENT = "unknown_department"
+    SAME_DEPARTMENT = "same_department"
+    UNKNOWN_FIRM = "unknown_firm"
+    BAD_SOURCE = "bad_source"
+    BAD_RATING = "bad_rating"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    kind: str  # photo or document
+    file_id: str
+    file_unique_id: str | None = None
+    file_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a use case did: the issue it touched, or why it refused."""
+
+    issue: Issue | None = None
+    refused: Refusal | None = None
+    draft: IssueDraft | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.refused is None
+
+
+def refuse(reason: Refusal, issue: Issue | None = None, **detail: Any) -> Outcome:
+    return Outcome(issue=issue, refused=reason, detail=detail)
+
+
+# --- finding things ---------------------------------------------------------------------------
+
+
+async def issue_by_number(session: AsyncSession, text: str) -> Issue | None:
+    number = parse_issue_number(text)
+    if number is None:
+        return None
+    return await session.scalar(select(Issue).where(Issue.number == number))
+
+
+async def issue_by_card(session: AsyncSession, chat: Chat, message_id: int) -> Issue | None:
+    """The issue whose card (or the report message itself) is `message_id` in `chat`."""
+    found = await session.scalar(
+        select(Issue)
+        .join(IssueCard, IssueCard.issue_id == Issue.id)
+        .join(OutboxMessage, OutboxMessage.id == IssueCard.outbox_id)
+        .where(IssueCard.chat_id == chat.id, OutboxMessage.telegram_message_id == message_id)
+    )
+    if found is not None:
+        return found
+    return await session.scalar(
+        select(Issue).where(Issue.origin_chat_id == chat.id, Issue.origin_message_id == message_id)
+    )
+
+
+async def department_by_name(session: AsyncSession, name: str) -> Department | None:
+    name = name.strip()
+    exact = await session.scalar(select(Department).where(Department.name == name))
+    if exact is not None or not name:
+        return exact
+    rows = list(await session.scalars(select(Department).where(Department.name.contains(name))))
+    return rows[0] if len(rows) == 1 else None
+
+
+async def firm_by_name(session: AsyncSession, text: str) -> Firm | None:
+    text = text.strip()
+    found = await session.scalar(
+        select(Firm).where(or_(Firm.name == text, Firm.credit_code == text.upper()))
+    )
+    if found is not None or not text:
+        return found
+    rows = list(await session.scalars(select(Firm).where(Firm.name.contains(text))))
+    return rows[0] if len(rows) == 1 else None
+
+
+# --- intake -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Report:
+    """ReportIssue: a problem as it arrived."""
+
+    text: str
+    chat: Chat
+    reporter: Contact | None
+    message_id: int | None = None
+    attachments: Sequence[Attachment] = ()
+    source: str = "group"
+    firm: Firm | None = None
+    filed_by: Contact | None = None
+    skip_similar: bool = False
+
+
+class SimilarFinder(Protocol):
+    """Finds an answered issue very like a new report: its id, or None."""
+
+    async def __call__(
+        self, session: AsyncSession, text: str, industry: str | None
+    ) -> int | None: ...
+
+
+async def report_issue(
+    session: AsyncSession,
+    now: datetime,
+    desk: Desk,
+    report: Report,
+    find_similar: SimilarFinder | None = None,
+) -> Outcome:
+    """File a problem, or first show a similar answered one and hold the report as a draft."""
+    text = report.text.strip()
+    if not text and not report.attachments:
+        return refuse(Refusal.EMPTY)
+    if len(text) > MAX_REPORT_LENGTH:
+        return refuse(Refusal.TOO_LONG, limit=MAX_REPORT_LENGTH, length=len(text))
+    chat = report.chat
+    if chat.kind != "private" and chat.purpose != ChatPurpose.INDUSTRY:
+        return refuse(Refusal.UNBOUND_CHAT)
+    if report.filed_by is not None and not can(report.filed_by.roles, Action.FILE_ON_BEHALF):
+        return refuse(Refusal.NOT_ALLOWED)
+    if report.source not in SOURCES:
+        return refuse(Refusal.BAD_SOURCE)
+
+    firm = report.firm
+    if firm is None and report.reporter is not None and report.reporter.person.firm_id:
+        firm = await session.get(Firm, report.reporter.person.firm_id)
+    industry = chat.industry or (firm.industry if firm else None)
+
+    if find_similar is not None and not report.skip_similar and report.reporter is not None:
+        matched_id = await find_similar(session, text, industry)
+        if matched_id is not None:
+            return await _hold_as_draft(session, now, desk, report, text, matched_id)
+
+    issue = Issue(
+        number=await _next_number(session, now, desk),
+        status=IssueStatus.NEW,
+        text=text or "-",
+        industry=industry,
+        source=report.source,
+        is_private=chat.kind == "private" and report.filed_by is None,
+        verified=firm is not None and (report.filed_by is not None or _member_of(report, firm)),
+        firm_id=firm.id if firm else None,
+        reporter_id=report.reporter.person.id if report.reporter else None,
+        filed_by_id=report.filed_by.person.id if report.filed_by else None,
+        origin_chat_id=chat.id,
+        origin_message_id=report.message_id,
+        assist_department_ids=[],
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(issue)
+    await session.flush()
+    actor = report.filed_by or report.reporter
+    audit(
+        session,
+        now,
+        "issue_reported",
+        "issue",
+        issue.id,
+        actor_id=actor.person.id if actor else None,
+        source=issue.source,
+        verified=issue.verified,
+        private=issue.is_private,
+    )
+    await _attach(session, now, issue, report.attachments, "report", actor)
+    await _route(session, now, desk, issue)
+    await _post_origin_card(session, now, desk, issue, chat, report.message_id)
+    await _notify_routed(session, now, desk, issue)
+    await _tell_liaison(session, now, desk, issue, firm)
+    return Outcome(issue=issue)
+
+
+def _member_of(report: Report, firm: Firm) -> bool:
+    return report.reporter is not None and report.reporter.person.firm_id == firm.id
+
+
+async def _hold_as_draft(
+    session: AsyncSession, now: datetime, desk: Desk, report: Report, text: str, matched_id: int
+) -> Outcome:
+    assert report.reporter is not None
+    draft = IssueDraft(
+        person_id=report.reporter.person.id,
+        chat_id=report.chat.id,
+        message_id=report.message_id,
+        text=text,
+        attachments=[a.__dict__ for a in report.attachments],
+        matched_issue_id=matched_id,
+        status="open",
+        created_at=now,
+    )
+    session.add(draft)
+    await session.flush()
+    matched = await session.get(Issue, matched_id)
+    assert matched is not None
+    department = await _department_name(session, matched.department_id)
+    await enqueue(
+        session,
+        now,
+        report.chat,
+        "issue_similar",
+        _language_for(report.chat, report.reporter, desk),
+        {
+            "number": matched.number,
+            "question": matched.text,
+            "answer": matched.answer or "",
+            "department": department,
+        },
+        buttons=[
+            [
+                {"key": "draft_solved", "data": f"v1:draft:{draft.id}:yes"},
+                {"key": "draft_file", "data": f"v1:draft:{draft.id}:no"},
+            ]
+        ],
+        reply_to_message_id=report.message_id if report.chat.kind != "private" else None,
+    )
+    audit(
+        session,
+        now,
+        "similar_shown",
+        "draft",
+        draft.id,
+        actor_id=report.reporter.person.id,
+        issue=matched.number,
+    )
+    return Outcome(draft=draft, detail={"matched": matched.number})
+
+
+async def resolve_draft(
+    session: AsyncSession,
+    now: datetime,
+    desk: Desk,
+    who: Contact,
+    draft_id: int,
+    solved: bool,
+    find_similar: SimilarFinder | None = None,
+) -> Outcome:
+    """The firm looked at the similar answer: it solved the problem, or file the report anyway."""
+    draft = await session.get(IssueDraft, draft_id, with_for_update=True)
+    if draft is None:
+        return refuse(Refusal.UNKNOWN_ISSUE)
+    if draft.person_id != who.person.id:
+        return refuse(Refusal.NOT_ALLOWED)
+    if draft.status != "open":
+        return refuse(Refusal.MOVED_ON)
+    if solved:
+        draft.status = "solved"
+        audit(session, now, "similar_accepted", "draft", draft.id, actor_id=who.person.id)
+        return Outcome(draft=draft)
+    draft.status = "filed"
+    chat = await session.get(Chat, draft.chat_id)
+    assert chat is not None
+    attachments = [Attachment(**a) for a in draft.attachments]
+    report = Report(
+        draft.text,
+        chat,
+        who,
+        draft.message_id,
+        attachments,
+        source="private" if chat.kind == "private" else "group",
+        skip_similar=True,
+    )
+    outcome = await report_issue(session, now, desk, report, find_similar)
+    return Outcome(issue=outcome.issue, refused=outcome.refused, draft=draft)
+
+
+async def _next_number(session: AsyncSession, now: datetime, desk: Desk) -> str:
+    year = now.astimezone(desk.zone).year
+    name = f"issue:{year}"
+    await session.execute(insert_ignoring_conflicts(session, Counter).values(name=name, value=0))
+    # The UPDATE takes the row's write lock, so two reports never get the same number.
+    value = await session.scalar(
+        update(Counter)
+        .where(Counter.name == name)
+        .values(value=Counter.value + 1)
+        .returning(Counter.value)
+    )
+    assert value is not None
+    return issue_number(year, value)
+
+
+async def _attach(
+    session: AsyncSession,
+    now: datetime,
+    issue: Issue,
+    attachments: Sequence[Attachment],
+    stage: str,
+    who: Contact | None,
+) -> None:
+    for item in attachments:
+        session.add(
+            IssueAttachment(
+                issue_id=issue.id,
+                kind=item.kind,
+                file_id=item.file_id,
+                file_unique_id=item.file_unique_id,
+                file_name=item.file_name,
+                stage=stage,
+                added_by_id=who.person.id if who else None,
+                added_at=now,
+            )
+        )
+    if attachments:
+        audit(
+            session,
+            now,
+            "attachments_added",
+            "issue",
+            issue.id,
+            actor_id=who.person.id if who else None,
+            count=len(attachments),
+            stage=stage,
+        )
+
+
+# --- routing ----------------------------------------------------------------------------------
+
+
+async def _route(session: AsyncSession, now: datetime, desk: Desk, issue: Issue) -> None:
+    rows = await session.scalars(select(RoutingRule).order_by(RoutingRule.id))
+    rules = [
+        Rule(
+            r.id,
+            tuple(r.keywords),
+            r.category,
+            r.lead_department_id,
+            tuple(r.assist_department_ids),
+            r.industry,
+            r.priority,
+        )
+        for r in rows
+    ]
+    routing = route(issue.text, issue.industry, rules)
+    issue.category = routing.category
+    policy = await _policy(session, issue.category, issue.priority)
+    issue.close_due_at = desk.calendar.add_working_days(issue.created_at, policy[0])
+    if not routing.placed:
+        issue.routing_reason = ""
+        audit(session, now, "issue_to_triage", "issue", issue.id)
+        return
+    assert routing.lead is not None
+    lead = await session.get(Department, routing.lead)
+    assert lead is not None
+    issue.department_id = lead.id
+    issue.assist_department_ids = list(routing.assists)
+    issue.routing_reason = f"{routing.keyword} → {lead.name}"
+    issue.status = IssueStatus.ROUTED
+    issue.claim_due_at = desk.calendar.end_of_working_day(now)
+    audit(
+        session,
+        now,
+        "issue_routed",
+        "issue",
+        issue.id,
+        department=lead.name,
+        rule=routing.rule_id,
+        keyword=routing.keyword,
+    )
+
+
+async def _policy(session: AsyncSession, category: str | None, priority: str) -> tuple[int, int]:
+    """(close working days, confirm days) for a category, else the default row, else built-in."""
+    rows = list(
+        await session.scalars(
+            select(ServicePolicy).where(
+                ServicePolicy.priority == priority,
+                or_(ServicePolicy.category == category, ServicePolicy.category.is_(None)),
+            )
+        )
+    )
+    rows.sort(key=lambda row: row.category is None)
+    if rows:
+        return rows[0].close_working_days, rows[0].confirm_days
+    return DEFAULT_CLOSE_WORKING_DAYS, DEFAULT_CONFIRM_DAYS
+
+
+# --- claim, transfer, triage ------------------------------------------------------------------
+
+
+async def claim_issue(
+    session: AsyncSession, now: datetime, desk: Desk, who: Contact, issue_id: int
+) -> Outcome:
+    """An official of the lead department takes the issue; exactly one of two at once wins."""
+    issue = await session.get(Issue, issue_id)
+    if issue is None:
+        return refuse(Refusal.UNKNOWN_ISSUE)
+    if not can(who.roles, Action.CLAIM_ISSUE) or who.person.department_id != issue.department_id:
+        return refuse(Refusal.NOT_ALLOWED, issue)
+    claimed = await session.scalar(
+        update(Issue)
+        .where(
+            Issue.id == issue.id,
+            Issue.status == IssueStatus.ROUTED,
+            Issue.department_id == who.person.department_id,
+        )
+        .values(
+            status=IssueStatus.CLAIMED, claimed_by_id=who.person.id, claimed_at=now, updated_at=now
+        )
+        .returning(Issue.id)
+    )
+    if claimed is None:
+        await session.refresh(issue)
+        return refuse(Refusal.MOVED_ON, issue, status=issue.status)
+    await session.refresh(issue)
+    late = issue.claim_due_at is not None and now > issue.claim_due_at
+    audit(session, now, "issue_claimed", "issue", issue.id, actor_id=who.person.id, late=late)
+    await refresh_cards(session, now, desk, issue)
+    await _tell_reporter(
+        session,
+        now,
+        desk,
+        issue,
+        "issue_claimed_notice",
+        {
+            "official": who.person.full_name,
+            "department": await _department_name(session, issue.department_id),
+        },
+    )
+    return Outcome(issue=issue)
+
+
+async def transfer_issue(
+    session: AsyncSession,
+    now: datetime,
+    desk: Desk,
+    who: Contact,
+    issue_id: int,
+    department: Department | None,
+    reason: str,
+) -> Outcome:
+    """Hand the issue to another department, with a reason; the close-by time stays."""
+    issue = await session.get(Issue, issue_id)
+    if issue is None:
+        return refuse(Refusal.UNKNOWN_ISSUE)
+    coordinator = can(who.roles, Action.TRIAGE)
+    own = can(who.roles, Action.TRANSFER_ISSUE) and who.person.department_id == issue.department_id
+    if not (coordinator or own):
+        return refuse(Refusal.NOT_ALLOWED, issue)
+    if issue.status not in OPEN_STATUSES:
+        return refuse(Refusal.MOVED_ON, issue, status=issue.status)
+    if department is None:
+        return refuse(Refusal.UNKNOWN_DEPARTMENT, issue)
+    if department.id == issue.department_id:
+        return refuse(Refusal.SAME_DEPARTMENT, issue)
+    reason = reason.strip()
+    if not reason:
+        return refuse(Refusal.NO_REASON, issue)
+    previous = await _department_name(session, issue.department_id)
+    await _hand_to(session, now, desk, issue, department)
+    audit(
+        session,
+        now,
+        "issue_transferred",
+        "issue",
+        issue.id,
+        actor_id=who.person.id,
+        source=previous,
+        to=department.name,
+        reason=reason[:500],
+    )
+    await refresh_cards(session, now, desk, issue)
+    await _notify_routed(session, now, desk, issue, reason=reason)
+    return Outcome(issue=issue)
+
+
+async def assign_issue(
+    session: AsyncSession,
+    now: datetime,
+    desk: Desk,
+    who: Contact,
+    issue_id: int,
+    department_id: int,
+) -> Outcome:
+    """The coordinator places an issue that no rule placed."""
+    issue = await session.get(Issue, issue_id)
+    if issue is None:
+        return refuse(Refusal.UNKNOWN_ISSUE)
+    if not can(who.roles, Action.TRIAGE):
+        return refuse(Refusal.NOT_ALLOWED, issue)
+    if issue.status != IssueStatus.NEW:
+        return refuse(Refusal.MOVED_ON, issue, status=issue.status)
+    department = await session.get(Department, department_id)
+    if department is None:
+        return refuse(Refusal.UNKNOWN_DEPARTMENT, issue)
+    await _hand_to(session, now, desk, issue, department)
+    issue.routing_reason = f"{who.person.full_name} → {department.name}"
+    audit(
+        session,
+        now,
+        "issue_assigned",
+        "issue",
+        issue.id,
+        actor_id=who.person.id,
+        to=department.name,
+    )
+    await refresh_cards(session, now, desk, issue)
+    await _notify_routed(session, now, desk, issue)
+    return Outcome(issue=issue)
+
+
+async def _hand_to(
+    session: AsyncSession, now: datetime, desk: Desk, issue: Issue, department: Department
+) -> None:
+    issue.department_id = department.id
+    issue.assist_department_ids = [d for d in issue.assist_department_ids if d != department.id]
+    issue.status = IssueStatus.ROUTED
+    issue.claimed_by_id = None
+    issue.claimed_at = None
+    issue.claim_due_at = desk.calendar.end_of_working_day(now)
+    issue.updated_at = now
+
+
+# --- answer, confirmation, satisfaction -------------------------------------------------------
+
+
+async def answer_issue(
+    session: AsyncSession,
+    now: datetime,
+    desk: Desk,
+    who: Contact,
+    issue_id: int,
+    text: str,
+    attachments: Sequence[Attachment] = (),
+) -> Outcome:
+    """The official who claimed the issue answers it; the firm is asked to confirm."""
+    issue = await session.get(Issue, issue_id)
+    if issue is None:
+        return refuse(Refusal.UNKNOWN_ISSUE)
+    if not can(who.roles, Action.ANSWER_ISSUE) or who.person.department_id != issue.department_id:
+        return refuse(Refusal.NOT_ALLOWED, issue)
+    if issue.status not in (IssueStatus.CLAIMED, IssueStatus.REOPENED):
+        return refuse(Refusal.MOVED_ON, issue, status=issue.status)
+    text = text.strip()
+    if not text:
+        return refuse(Refusal.EMPTY, issue)
+    if len(text) > MAX_REPORT_LENGTH:
+        return refuse(Refusal.TOO_LONG, issue, limit=MAX_REPORT_LENGTH, length=len(text))
+    _, confirm_days = await _policy(session, issue.category, issue.priority)
+    issue.answer = text
+    issue.answered_by_id = who.person.id
+    issue.answered_at = now
+    issue.status = IssueStatus.ANSWERED
+    issue.confirm_due_at = now + timedelta(days=confirm_days)
+    issue.updated_at = now
+    audit(session, now, "issue_answered", "issue", issue.id, actor_id=who.person.id)
+    await _attach(session, now, issue, attachments, "answer", who)
+    await refresh_cards(session, now, desk, issue)
+    await _tell_reporter(
+        session,
+        now,
+        desk,
+        issue,
+        "issue_answer_notice",
+        {
+            "answer": text,
+            "department": await _department_name(session, issue.department_id),
+            "days": confirm_days,
+        },
+        buttons=[
+            [
+                {"key": "solved", "data": f"v1:confirm:{issue.id}:yes"},
+                {"key": "not_solved", "data": f"v1:confirm:{issue.id}:no"},
+            ]
+        ],
+    )
+    return Outcome(issue=issue)
+
+
+async def mark_general(
+    session: AsyncSession, now: datetime, desk: Desk, who: Contact, issue_id: int
+) -> Outcome:
+    """The answering official says the answer serves a class of firms: broadcast it at closure."""
+    issue = await session.get(Issue, issue_id)
+    if issue is None:
+        return refuse(Refusal.UNKNOWN_ISSUE)
+    if not can(who.roles, Action.ANSWER_ISSUE) or who.person.department_id != issue.department_id:
+        return refuse(Refusal.NOT_ALLOWED, issue)
+    if issue.answer is None or issue.is_general:
+        return refuse(Refusal.MOVED_ON, issue, status=issue.status)
+    issue.is_general = True
+    issue.updated_at = now
+    audit(session, now, "issue_marked_general", "issue", issue.id, actor_id=who.person.id)
+    if issue.status == IssueStatus.CLOSED:
+        await _broadcast(session, now, desk, issue)
+    return Outcome(issue=issue)
+
+
+def _may_confirm(who: Contact, issue: Issue) -> bool:
+    if issue.reporter_id == who.person.id:
+        return True
+    return issue.firm_id is not None and who.person.firm_id == issue.firm_id
+
+
+async def confirm_issue(
+    session: AsyncSession,
+    now: datetime,
+    desk: Desk,
+    who: Contact,
+    issue_id: int,
+    solved: bool,
+) -> Outcome:
+    """The firm says whether the answer solved it; not solved asks for the reason first."""
+    issue = await session.get(Issue, issue_id)
+    if issue is None:
+        return refuse(Refusal.UNKNOWN_ISSUE)
+    if not _may_confirm(who, issue):
+        return refuse(Refusal.NOT_ALLOWED, issue)
+    if issue.status != IssueStatus.ANSWERED:
+        return refuse(Refusal.MOVED_ON, issue, status=issue.status)
+    if not solved:
+        await _ask(session, now, desk, who, issue, "reopen_reason")
+        return Outcome(issue=issue, detail={"asked": "reopen_reason"})
+    await _close(session, now, desk, issue, "confirmed", who)
+    chat = await _private_chat(session, who.person) or await session.get(Chat, issue.origin_chat_id)
+    if chat is not None:
+        buttons = [
+            [
+                {"key": "rating", "params": {"n": n}, "data": f"v1:rate:{issue.id}:{n}"}
+                for n in range(1, 6)
+            ]
+        ]
+        if issue.is_general and not issue.name_consent:
+            buttons.append([{"key": "name_consent", "data": f"v1:consent:{issue.id}"}])
+        await enqueue(
+            session,
+            now,
+            chat,
+            "issue_rate_prompt",
+            _language_for(chat, who, desk),
+            {"number": issue.number},
+            buttons=buttons,
+        )
+    return Outcome(issue=issue)
+
+
+async def reopen_issue(
+    session: AsyncSession, now: datetime, desk: Desk, who: Contact, issue_id: int, reason: str
+) -> Outcome:
+    """Not solved: back to the same department, with the firm's reason."""
+    issue = await session.get(Issue, issue_id)
+    if issue is None:
+        return refuse(Refusal.UNKNOWN_ISSUE)
+    if not _may_confirm(who, issue):
+        return refuse(Refusal.NOT_ALLOWED, issue)
+    if issue.status != IssueStatus.ANSWERED:
+        return refuse(Refusal.MOVED_ON, issue, status=issue.status)
+    reason = reason.strip()
+    if not reason:
+        return refuse(Refusal.NO_REASON, issue)
+    if len(reason) > MAX_REPORT_LENGTH:
+        return refuse(Refusal.TOO_LONG, issue, limit=MAX_REPORT_LENGTH, length=len(reason))
+    issue.status = IssueStatus.REOPENED
+    issue.feedback = reason
+    issue.reopen_count += 1
+    issue.confirm_due_at = None
+    issue.updated_at = now
+    audit(
+        session,
+        now,
+        "issue_reopened",
+        "issue",
+        issue.id,
+        actor_id=who.person.id,
+        reason=reason[:500],
+    )
+    await refresh_cards(session, now, desk, issue)
+    await _notify_department(
+        session, now, desk, issue, "issue_reopened_notice", {"reason": reason}, cards=False
+    )
+    return Outcome(issue=issue)
+
+
+async def rate_issue(
+    session: AsyncSession, now: datetime, who: Contact, issue_id: int, rating: int
+) -> Outcome:
+    issue = await session.get(Issue, issue_id)
+    if issue is None:
+        return refuse(Refusal.UNKNOWN_ISSUE)
+    if not _may_confirm(who, issue):
+        return refuse(Refusal.NOT_ALLOWED, issue)
+    if issue.status != IssueStatus.CLOSED:
+        return refuse(Refusal.MOVED_ON, issue, status=issue.status)
+    if not 1 <= rating <= 5:
+        return refuse(Refusal.BAD_RATING, issue)
+    issue.rating = rating
+    issue.updated_at = now
+    audit(session, now, "issue_rated", "issue", issue.id, actor_id=who.person.id, rating=rating)
+    return Outcome(issue=issue)
+
+
+async def consent_to_name(
+    session: AsyncSession, now: datetime, who: Contact, issue_id: int
+) -> Outcome:
+    issue = await session.get(Issue, issue_id)
+    if issue is None:
+        return refuse(Refusal.UNKNOWN_ISSUE)
+    if not _may_confirm(who, issue):
+        return refuse(Refusal.NOT_ALLOWED, issue)
+    if issue.name_consent:
+        return refuse(Refusal.MOVED_ON, issue)
+    issue.name_consent = True
+    audit(session, now, "name_consent_given", "issue", issue.id, actor_id=who.person.id)
+    return Outcome(issue=issue)
+
+
+async def close_unconfirmed(session: AsyncSession, now: datetime, desk: Desk) -> list[Issue]:
+    """Answered issues whose firm did not react in time close as 'closed, unconfirmed'."""
+    due = list(
+        await session.scalars(
+            select(Issue)
+            .where(Issue.status == IssueStatus.ANSWERED, Issue.confirm_due_at <= now)
+            .order_by(Issue.confirm_due_at)
+            .limit(500)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for issue in due:
+        await _close(session, now, desk, issue, "unconfirmed", None)
+    return due
+
+
+async def record_callback(
+    session: AsyncSession, now: datetime, who: Contact, issue_id: int, result: str
+) -> Outcome:
+    """A supervisor's call-back (回访) to the firm: what the firm said."""
+    issue = await session.get(Issue, issue_id)
+    if issue is None:
+        return refuse(Refusal.UNKNOWN_ISSUE)
+    if not can(who.roles, Action.RECORD_CALLBACK):
+        return refuse(Refusal.NOT_ALLOWED, issue)
+    result = result.strip()
+    if not result:
+        return refuse(Refusal.EMPTY, issue)
+    if len(result) > MAX_REPORT_LENGTH:
+        return refuse(Refusal.TOO_LONG, issue, limit=MAX_REPORT_LENGTH, length=len(result))
+    issue.callback_result, issue.callback_by_id, issue.callback_at = result, who.person.id, now
+    issue.updated_at = now
+    audit(
+        session,
+        now,
+        "callback_recorded",
+        "issue",
+        issue.id,
+        actor_id=who.person.id,
+        result=result[:500],
+    )
+    return Outcome(issue=issue)
+
+
+async def add_detail(
+    session: AsyncSession,
+    now: datetime,
+    desk: Desk,
+    who: Contact,
+    issue: Issue,
+    text: str,
+    attachments: Sequence[Attachment] = (),
+) -> Outcome:
+    """The firm adds to its report by replying to the card; the department is told."""
+    if not _may_confirm(who, issue):
+        return refuse(Refusal.NOT_ALLOWED, issue)
+    if issue.status == IssueStatus.CLOSED:
+        return refuse(Refusal.MOVED_ON, issue, status=issue.status)
+    text = text.strip()
+    if not text and not attachments:
+        return refuse(Refusal.EMPTY, issue)
+    if len(text) > MAX_REPORT_LENGTH:
+        return refuse(Refusal.TOO_LONG, issue, limit=MAX_REPORT_LENGTH, length=len(text))
+    if text:
+        audit(
+            session,
+            now,
+            "detail_added",
+            "issue",
+            issue.id,
+            actor_id=who.person.id,
+            text=text[:1000],
+        )
+    await _attach(session, now, issue, attachments, "detail", who)
+    issue.updated_at = now
+    await _notify_department(
+        session,
+        now,
+        desk,
+        issue,
+        "issue_detail_notice",
+        {"text": text, "files": len(attachments)},
+        cards=False,
+    )
+    return Outcome(issue=issue)
+
+
+async def _close(
+    session: AsyncSession,
+    now: datetime,
+    desk: Desk,
+    issue: Issue,
+    kind: str,
+    who: Contact | None,
+) -> None:
+    issue.status = IssueStatus.CLOSED
+    issue.close_kind = kind
+    issue.closed_at = now
+    issue.confirm_due_at = None
+    issue.updated_at = now
+    on_time = issue.close_due_at is None or (issue.answered_at or now) <= issue.close_due_at
+    audit(
+        session,
+        now,
+        "issue_closed",
+        "issue",
+        issue.id,
+        actor_id=who.person.id if who else None,
+        kind=kind,
+        on_time=on_time,
+    )
+    await refresh_cards(session, now, desk, issue)
+    if issue.is_general:
+        await _broadcast(session, now, desk, issue)
+
+
+async def _broadcast(session: AsyncSession, now: datetime, desk: Desk, issue: Issue) -> None:
+    from models.services.broadcasts import broadcast_answer
+
+    await broadcast_answer(session, now, issue, desk.language)
+
+
+# --- dialogues --------------------------------------------------------------------------------
+
+
+async def _ask(
+    session: AsyncSession,
+    now: datetime,
+    desk: Desk,
+    who: Contact,
+    issue: Issue,
+    kind: str,
+    **payload: Any,
+) -> None:
+    """Ask the person a question whose answer is their next message in that chat."""
+    chat = who.chat
+    await session.execute(
+        update(Dialogue)
+        .where(
+            Dialogue.person_id == who.person.id,
+            Dialogue.chat_id == chat.id,
+            Dialogue.status == "open",
+        )
+        .values(status="replaced")
+    )
+    session.add(
+        Dialogue(
+            person_id=who.person.id,
+            chat_id=chat.id,
+            kind=kind,
+            payload={"issue_id": issue.id, **payload},
+            status="open",
+            created_at=now,
+            expires_at=now + DIALOGUE_LIFETIME,
+        )
+    )
+    await enqueue(
+        session,
+        now,
+        chat,
+        f"ask_{kind}",
+        _language_for(chat, who, desk),
+        {"number": issue.number, **payload},
+    )
+
+
+async def open_dialogue(session: AsyncSession, now: datetime, who: Contact) -> Dialogue | None:
+    return await session.scalar(
+        select(Dialogue)
+        .where(
+            Dialogue.person_id == who.person.id,
+            Dialogue.chat_id == who.chat.id,
+            Dialogue.status == "open",
+            Dialogue.expires_at > now,
+        )
+        .order_by(Dialogue.id.desc())
+        .limit(1)
+    )
+
+
+async def ask_transfer_reason(
+    session: AsyncSession,
+    now: datetime,
+    desk: Desk,
+    who: Contact,
+    issue_id: int,
+    department_id: int,
+) -> Outcome:
+    """The official chose a department with the buttons; the reason comes in their next message."""
+    issue = await session.get(Issue, issue_id)
+    department = await session.get(Department, department_id)
+    if issue is None:
+        return refuse(Refusal.UNKNOWN_ISSUE)
+    coordinator = can(who.roles, Action.TRIAGE)
+    own = can(who.roles, Action.TRANSFER_ISSUE) and who.person.department_id == issue.department_id
+    if not (coordinator or own):
+        return refuse(Refusal.NOT_ALLOWED, issue)
+    if issue.status not in OPEN_STATUSES:
+        return refuse(Refusal.MOVED_ON, issue, status=issue.status)
+    if department is None:
+        return refuse(Refusal.UNKNOWN_DEPARTMENT, issue)
+    if department.id == issue.department_id:
+        return refuse(Refusal.SAME_DEPARTMENT, issue)
+    await _ask(
+        session,
+        now,
+        desk,
+        who,
+        issue,
+        "transfer_reason",
+        department_id=department.id,
+        department=department.name,
+    )
+    return Outcome(issue=issue)
+
+
+async def answer_dialogue(
+    session: AsyncSession, now: datetime, desk: Desk, who: Contact, dialogue: Dialogue, text: str
+) -> Outcome:
+    """The person's message answers the question the bot asked them."""
+    dialogue.status = "answered"
+    issue_id = int(dialogue.payload["issue_id"])
+    if dialogue.kind == "reopen_reason":
+        return await reopen_issue(session, now, desk, who, issue_id, text)
+    if dialogue.kind == "transfer_reason":
+        department = await session.get(Department, int(dialogue.payload["department_id"]))
+        return await transfer_issue(session, now, desk, who, issue_id, department, text)
+    return refuse(Refusal.MOVED_ON)
+
+
+# --- cards and notices ------------------------------------------------------------------------
+
+
+async def card_params(session: AsyncSession, desk: Desk, issue: Issue) -> dict[str, Any]:
+    """What an issue card shows, in the county's local time."""
+
+    def local(moment: datetime | None) -> str | None:
+        return moment.astimezone(desk.zone).strftime("%Y-%m-%d %H:%M") if moment else None
+
+    assists = [
+        name
+        for name in [await _department_name(session, d) for d in issue.assist_department_ids]
+        if name
+    ]
+    claimed_by = await session.get(Person, issue.claimed_by_id) if issue.claimed_by_id else None
+    firm = await session.get(Firm, issue.firm_id) if issue.firm_id else None
+    return {
+        "number": issue.number,
+        "status": issue.status,
+        "category": issue.category or "other",
+        "text": issue.text,
+        "firm": firm.name if firm else None,
+        "verified": issue.verified,
+        "department": await _department_name(session, issue.department_id),
+        "assists": assists,
+        "routing_reason": issue.routing_reason,
+        "claim_by": local(issue.claim_due_at),
+        "close_by": local(issue.close_due_at),
+        "claimed_by": claimed_by.full_name if claimed_by else None,
+        "answer": issue.answer,
+        "close_kind": issue.close_kind,
+        "reopen_count": issue.reopen_count,
+        "private": issue.is_private,
+    }
+
+
+def _card_buttons(issue: Issue, role: str) -> list[list[dict[str, Any]]] | None:
+    if role == "department" and issue.status in (IssueStatus.ROUTED,):
+        return [
+            [
+                {"key": "claim", "data": f"v1:claim:{issue.id}"},
+                {"key": "transfer", "data": f"v1:transfer:{issue.id}"},
+            ]
+        ]
+    if role == "department" and issue.status in (IssueStatus.CLAIMED, IssueStatus.REOPENED):
+        return [[{"key": "transfer", "data": f"v1:transfer:{issue.id}"}]]
+    return None
+
+
+async def _post_card(
+    session: AsyncSession,
+    now: datetime,
+    desk: Desk,
+    issue: Issue,
+    chat: Chat,
+    role: str,
+    reply_to: int | None = None,
+    buttons: list[list[dict[str, Any]]] | None = None,
+) -> None:
+    params = await card_params(session, desk, issue)
+    outbox_id = await enqueue(
+        session,
+        now,
+        chat,
+        "issue_card",
+        desk.language,
+        params,
+        buttons=buttons if buttons is not None else _card_buttons(issue, role),
+        reply_to_message_id=reply_to,
+    )
+    assert outbox_id is not None
+    session.add(
+        IssueCard(
+            issue_id=issue.id, chat_id=chat.id, outbox_id=outbox_id, role=role, created_at=now
+        )
+    )
+
+
+async def refresh_cards(session: AsyncSession, now: datetime, desk: Desk, issue: Issue) -> int:
+    """Edit every card of the issue in place, so each chat always sees the truth."""
+    params = await card_params(session, desk, issue)
+    cards = list(await session.scalars(select(IssueCard).where(IssueCard.issue_id == issue.id)))
+    for card in cards:
+        chat = await session.get(Chat, card.chat_id)
+        if chat is None or chat.undeliverable_at is not None:
+            continue
+        buttons = _card_buttons(issue, card.role)
+        if card.role == "triage" and issue.status == IssueStatus.NEW:
+            buttons = await _triage_buttons(session, issue)
+        await enqueue(
+            session,
+            now,
+            chat,
+            "issue_card",
+            desk.language,
+            params,
+            buttons=buttons,
+            edit_of_id=card.outbox_id,
+        )
+    return len(cards)
+
+
+async def _post_origin_card(
+    session: AsyncSession,
+    now: datetime,
+    desk: Desk,
+    issue: Issue,
+    chat: Chat,
+    reply_to: int | None,
+) -> None:
+    await _post_card(session, now, desk, issue, chat, "origin", reply_to=reply_to)
+
+
+async def _notify_routed(
+    session: AsyncSession, now: datetime, desk: Desk, issue: Issue, reason: str | None = None
+) -> None:
+    """The lead department gets a card with [Claim] [Transfer]; unplaced ones go to triage."""
+    if issue.status == IssueStatus.NEW:
+        for chat in await _coordinator_chats(session):
+            await _post_card(
+                session,
+                now,
+                desk,
+                issue,
+                chat,
+                "triage",
+                buttons=await _triage_buttons(session, issue),
+            )
+        return
+    await _notify_department(
+        session, now, desk, issue, "issue_routed_notice", {"reason": reason}, cards=True
+    )
+    for department_id in issue.assist_department_ids:
+        for chat in await _department_chats(session, department_id):
+            await enqueue(
+                session,
+                now,
+                chat,
+                "issue_assist_notice",
+                desk.language,
+                await card_params(session, desk, issue),
+            )
+
+
+async def _notify_department(
+    session: AsyncSession,
+    now: datetime,
+    desk: Desk,
+    issue: Issue,
+    template: str,
+    params: dict[str, Any],
+    *,
+    cards: bool,
+) -> None:
+    assert issue.department_id is not None
+    for chat in await _department_chats(session, issue.department_id):
+        if cards:
+            await _post_card(session, now, desk, issue, chat, "department")
+        if template != "issue_routed_notice" or params.get("reason"):
+            await enqueue(
+                session, now, chat, template, desk.language, {"number": issue.number, **params}
+            )
+
+
+async def _triage_buttons(session: AsyncSession, issue: Issue) -> list[list[dict[str, Any]]]:
+    departments = list(
+        await session.scalars(
+            select(Department).where(Department.is_coordinator.is_(False)).order_by(Department.id)
+        )
+    )
+    buttons = [
+        {"key": "assign", "params": {"name": d.name}, "data": f"v1:assign:{issue.id}:{d.id}"}
+        for d in departments[:24]
+    ]
+    return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+
+
+async def transfer_choices(
+    session: AsyncSession, who: Contact, issue_id: int
+) -> tuple[Outcome, list[list[dict[str, Any]]]]:
+    """The departments an issue can be transferred to, as buttons."""
+    issue = await session.get(Issue, issue_id)
+    if issue is None:
+        return refuse(Refusal.UNKNOWN_ISSUE), []
+    coordinator = can(who.roles, Action.TRIAGE)
+    own = can(who.roles, Action.TRANSFER_ISSUE) and who.person.department_id == issue.department_id
+    if not (coordinator or own):
+        return refuse(Refusal.NOT_ALLOWED, issue), []
+    if issue.status not in OPEN_STATUSES:
+        return refuse(Refusal.MOVED_ON, issue, status=issue.status), []
+    departments = await session.scalars(
+        select(Department)
+        .where(Department.is_coordinator.is_(False), Department.id != issue.department_id)
+        .order_by(Department.id)
+    )
+    buttons = [
+        {"key": "assign", "params": {"name": d.name}, "data": f"v1:tr:{issue.id}:{d.id}"}
+        for d in list(departments)[:24]
+    ]
+    return Outcome(issue=issue), [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+
+
+async def _department_chats(session: AsyncSession, department_id: int) -> list[Chat]:
+    """The department's working chat, or else its officials' private chats."""
+    working = list(
+        await session.scalars(
+            select(Chat).where(
+                Chat.purpose == ChatPurpose.DEPARTMENT,
+                Chat.department_id == department_id,
+                Chat.undeliverable_at.is_(None),
+            )
+        )
+    )
+    if working:
+        return working
+    return list(
+        await session.scalars(
+            select(Chat)
+            .join(Person, Person.telegram_id == Chat.telegram_id)
+            .join(PersonRole, PersonRole.person_id == Person.id)
+            .where(
+                Person.department_id == department_id,
+                PersonRole.role == Role.OFFICIAL,
+                Chat.undeliverable_at.is_(None),
+            )
+            .order_by(Chat.id)
+        )
+    )
+
+
+async def _coordinator_chats(session: AsyncSession) -> list[Chat]:
+    office = await session.scalar(select(Department.id).where(Department.is_coordinator.is_(True)))
+    if office is not None:
+        working = await _department_chats(session, office)
+        working = [c for c in working if c.purpose == ChatPurpose.DEPARTMENT]
+        if working:
+            return working
+    return list(
+        await session.scalars(
+            select(Chat)
+            .join(Person, Person.telegram_id == Chat.telegram_id)
+            .join(PersonRole, PersonRole.person_id == Person.id)
+            .where(PersonRole.role == Role.COORDINATOR, Chat.undeliverable_at.is_(None))
+            .order_by(Chat.id)
+        )
+    )
+
+
+async def _tell_liaison(
+    session: AsyncSession, now: datetime, desk: Desk, issue: Issue, firm: Firm | None
+) -> None:
+    if firm is None or firm.liaison_id is None:
+        return
+    liaison = await session.get(Person, firm.liaison_id)
+    chat = await _private_chat(session, liaison) if liaison else None
+    if chat is not None:
+        await enqueue(
+            session,
+            now,
+            chat,
+            "issue_liaison_notice",
+            desk.language,
+            await card_params(session, desk, issue),
+        )
+
+
+async def _tell_reporter(
+    session: AsyncSession,
+    now: datetime,
+    desk: Desk,
+    issue: Issue,
+    template: str,
+    params: dict[str, Any],
+    buttons: list[list[dict[str, Any]]] | None = None,
+) -> None:
+    """Reach the firm: its reporter in private when the bot can, else where it reported."""
+    reporter = await session.get(Person, issue.reporter_id) if issue.reporter_id else None
+    chat = await _private_chat(session, reporter) if reporter else None
+    reply_to = None
+    if chat is None and issue.origin_chat_id is not None:
+        chat = await session.get(Chat, issue.origin_chat_id)
+        reply_to = issue.origin_message_id
+    if chat is None or chat.undeliverable_at is not None:
+        return
+    language = (reporter.language if reporter and chat.kind == "private" else None) or desk.language
+    await enqueue(
+        session,
+        now,
+        chat,
+        template,
+        language,
+        {"number": issue.number, **params},
+        buttons=buttons,
+        reply_to_message_id=reply_to,
+    )
+
+
+async def _private_chat(session: AsyncSession, person: Person | None) -> Chat | None:
+    if person is None:
+        return None
+    return await session.scalar(
+        select(Chat).where(
+            Chat.telegram_id == person.telegram_id,
+            Chat.kind == "private",
+            Chat.undeliverable_at.is_(None),
+        )
+    )
+
+
+async def _department_name(session: AsyncSession, department_id: int | None) -> str | None:
+    if department_id is None:
+        return None
+    return await session.scalar(select(Department.name).where(Department.id == department_id))
+
+
+def _language_for(chat: Chat, who: Contact | None, desk: Desk) -> str:
+    if chat.kind == "private" and who is not None and who.person.language:
+        return who.person.language
+    return desk.language
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+
+def may_see(who: Contact, issue: Issue) -> bool:
+    """Private issues: the firm, its department, coordinators and leaders; others: anyone."""
+    if _may_confirm(who, issue):
+        return True
+    if who.person.department_id is not None and who.person.department_id == issue.department_id:
+        return True
+    if who.roles & {Role.COORDINATOR, Role.LEADER, Role.ADMIN}:
+        return True
+    return not issue.is_private and bool(who.roles)
+
+
+async def history(session: AsyncSession, issue: Issue) -> list[tuple[AuditEntry, str | None]]:
+    """The issue's whole track: every audit entry, with who did it."""
+    rows = await session.execute(
+        select(AuditEntry, Person.full_name)
+        .outerjoin(Person, Person.id == AuditEntry.actor_id)
+        .where(AuditEntry.subject_type == "issue", AuditEntry.subject_id == issue.id)
+        .order_by(AuditEntry.id)
+    )
+    return [(entry, name) for entry, name in rows.all()]
+
+
+async def queue(session: AsyncSession, who: Contact, limit: int = 30) -> list[Issue]:
+    """Open issues of the person's department; everything open for coordinators and leaders."""
+    statement = select(Issue).where(Issue.status.in_([*OPEN_STATUSES, IssueStatus.ANSWERED]))
+    if not who.roles & {Role.COORDINATOR, Role.LEADER, Role.ADMIN}:
+        if who.person.department_id is None:
+            return []
+        statement = statement.where(Issue.department_id == who.person.department_id)
+    statement = statement.order_by(Issue.claim_due_at.is_(None), Issue.claim_due_at, Issue.id)
+    return list(await session.scalars(statement.limit(limit)))
