@@ -26,15 +26,21 @@ from models.clock import Clock
 from models.config import Mode, Settings
 from models.db import create_engine, create_sessionmaker
 from models.rules.permissions import commands_for
+from models.rules.worktime import OfficeHours, WorkCalendar
 from models.services.common import enqueue
 from models.services.contacts import ChatRef, chat_of
 from models.texts import LANGUAGES, render
+from reminders.issues import close_unconfirmed_issues
 from reminders.outbox import OutboxDispatcher, forget_processed_updates
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+def make_calendar(settings: Settings) -> WorkCalendar:
+    return WorkCalendar(OfficeHours(zone=settings.zone))
 
 
 def build_application(settings: Settings, clock: Clock) -> NodeApplication:
@@ -57,7 +63,8 @@ def build_application(settings: Settings, clock: Clock) -> NodeApplication:
         builder = builder.updater(None)
     application: NodeApplication = builder.build()
     engine = create_engine(settings.database_url)
-    application.bot_data["edge"] = Edge(settings, clock, engine, create_sessionmaker(engine))
+    desk = Desk(make_calendar(settings), settings.zone, settings.language.value)
+    application.bot_data["edge"] = Edge(settings, clock, engine, create_sessionmaker(engine), desk)
     handlers.register(application)
     application.add_error_handler(_on_error)
     return application
@@ -75,6 +82,9 @@ async def _born(application: NodeApplication) -> None:
     if application.job_queue is not None:
         application.job_queue.run_repeating(
             _housekeeping, interval=timedelta(hours=6), first=timedelta(seconds=30)
+        )
+        application.job_queue.run_repeating(
+            _close_unconfirmed, interval=edge.settings.sweep_interval, first=timedelta(seconds=5)
         )
     await _publish_commands(application)
 
@@ -104,6 +114,12 @@ async def _publish_commands(application: NodeApplication) -> None:
             await application.bot.set_my_commands(commands, language_code=code)
         except Exception:  # the menu is a convenience; the bot works without it
             log.warning("could not publish the command menu for %s", language, exc_info=True)
+
+
+async def _close_unconfirmed(context: NodeContext) -> None:
+    edge = context.edge
+    if await close_unconfirmed_issues(edge.sessions, edge.clock, edge.desk):
+        edge.wake_outbox()
 
 
 async def _housekeeping(context: NodeContext) -> None:

@@ -18,6 +18,7 @@ from models.config import Settings
 from models.services.common import enqueue
 from models.services.contacts import ChatRef, Contact, Sender, chat_of, meet
 from models.services.intake import claim_update
+from models.services.issues import Desk
 from models.tables import Chat
 from reminders.outbox import OutboxDispatcher
 
@@ -33,6 +34,7 @@ class Edge:
     clock: Clock
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    desk: Desk
     dispatcher: OutboxDispatcher | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 

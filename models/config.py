@@ -52,6 +52,7 @@ class Settings(BaseSettings):
         default="https://api.telegram.org/file/bot", description="Bot API file base URL"
     )
     outbox_interval: float = Field(default=1.0, gt=0, description="Seconds between outbox runs")
+    sweep_interval: float = Field(default=30.0, gt=0, description="Seconds between sweeps")
 
     @field_validator("token")
     @classmethod

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from bot.edge import NodeApplication
-from bot.handlers import basic
+from bot.handlers import basic, issues, knowledge
 
 
 def register(application: NodeApplication) -> None:
     basic.register_commands(application)
+    issues.register(application)
+    knowledge.register(application)
     # Catch-alls last: unknown commands, plain private text, stale buttons.
     basic.register_fallbacks(application)
