@@ -29,6 +29,7 @@ from models.rules.permissions import commands_for
 from models.rules.worktime import OfficeHours, WorkCalendar
 from models.services.common import enqueue
 from models.services.contacts import ChatRef, chat_of
+from models.services.issues import Desk
 from models.texts import LANGUAGES, render
 from reminders.issues import close_unconfirmed_issues
 from reminders.outbox import OutboxDispatcher, forget_processed_updates

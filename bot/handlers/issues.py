@@ -209,11 +209,11 @@ async def _claim(turn: Turn, issue_id: int) -> None:
 
 
 async def _done(turn: Turn, what: str, number: str | None = None) -> None:
-    params = {"what": what, "number": number}
     if turn.update.callback_query is not None:
+        params = {"what": what, "number": number}
         turn.callback_answer = render("issue_done", turn.language, params)
     else:
-        await turn.reply("issue_done", **params)
+        await turn.reply("issue_done", what=what, number=number)
 
 
 @transactional
@@ -305,21 +305,17 @@ async def queue(turn: Turn) -> None:
         await turn.reply("not_allowed")
         return
     zone = turn.edge.desk.zone
-    rows = [
-        {
-            "number": issue.number,
-            "status": issue.status,
-            "due": (
-                issue.claim_due_at if issue.status == IssueStatus.ROUTED else issue.close_due_at
-            )
-            .astimezone(zone)
-            .strftime("%m-%d %H:%M")
-            if (issue.claim_due_at or issue.close_due_at)
-            else None,
-            "text": issue.text[:40],
-        }
-        for issue in await issues.queue(turn.session, turn.contact)
-    ]
+    rows = []
+    for issue in await issues.queue(turn.session, turn.contact):
+        due = issue.claim_due_at if issue.status == IssueStatus.ROUTED else issue.close_due_at
+        rows.append(
+            {
+                "number": issue.number,
+                "status": issue.status,
+                "due": due.astimezone(zone).strftime("%m-%d %H:%M") if due else None,
+                "text": issue.text[:40],
+            }
+        )
     await turn.reply("issue_queue", issues=rows)
 
 
