@@ -57,8 +57,6 @@ def build_application(settings: Settings, clock: Clock) -> NodeApplication:
         .request(HTTPXRequest(connection_pool_size=32, read_timeout=15, write_timeout=15))
         .get_updates_request(HTTPXRequest(read_timeout=40))
         .concurrent_updates(True)
-        .post_init(_born)
-        .post_shutdown(_dies)
     )
     if settings.mode is Mode.WEBHOOK:
         builder = builder.updater(None)
@@ -194,7 +192,9 @@ async def running(application: NodeApplication) -> AsyncIterator[NodeApplication
     """The bot started: polling or webhook registered; stopped cleanly on exit."""
     edge: Edge = application.bot_data["edge"]
     settings = edge.settings
+    # PTB calls post_init only from run_polling/run_webhook; we run the pieces ourselves.
     async with application:
+        await _born(application)
         await application.start()
         if settings.mode is Mode.WEBHOOK:
             assert settings.webhook_url and settings.webhook_secret
@@ -212,6 +212,7 @@ async def running(application: NodeApplication) -> AsyncIterator[NodeApplication
             if application.updater is not None and application.updater.running:
                 await application.updater.stop()
             await application.stop()
+            await _dies(application)
 
 
 async def serve(application: NodeApplication) -> None:

@@ -1,0 +1,254 @@
+"""The foundation through Telegram's wire format: commands, buttons, bad input, the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from sqlalchemy import select
+from telegram import Update
+from telegram.ext import CommandHandler
+
+from models.services.common import enqueue
+from models.services.contacts import ChatRef, chat_of
+from models.tables import AuditEntry, Chat, OutboxMessage, ProcessedUpdate
+from tests.e2e.conftest import ADMIN_ID, Stack
+
+
+async def _person(stack: Stack, name: str, **kwargs: Any) -> tuple[int, int]:
+    user, chat = await stack.control.private_chat(name, **kwargs)
+    return int(user["id"]), int(chat["id"])
+
+
+async def test_start_greets_with_buttons_and_the_help_button_answers(stack: Stack) -> None:
+    user, chat = await _person(stack, "Li")
+    greeting = await stack.say(chat, user, "/start")
+    assert greeting["text"].startswith("Hello, Li!")
+    buttons = [b["callback_data"] for row in greeting["reply_markup"]["inline_keyboard"] for b in row]
+    assert buttons == ["v1:help", "v1:whoami"]
+    cursor = await stack.control.cursor()
+    await stack.press(chat, greeting["message_id"], "v1:help", user)
+    (help_text,) = await stack.replies(chat, cursor)
+    assert "/whoami" in help_text["text"] and "/grant" not in help_text["text"]
+
+
+async def test_help_shows_what_the_role_allows(stack: Stack) -> None:
+    await stack.control.create_user("Admin", id=ADMIN_ID, username="boss")
+    chat = (await stack.control.create_chat("private", user_id=ADMIN_ID))["id"]
+    admin_help = await stack.say(chat, ADMIN_ID, "/help")
+    assert "/grant" in admin_help["text"]
+
+
+async def test_whoami_and_roles_granted_by_an_admin(stack: Stack) -> None:
+    user, chat = await _person(stack, "Zhao", username="zhao")
+    before = await stack.say(chat, user, "/whoami")
+    assert f"User id: {user}" in before["text"] and "none yet" in before["text"]
+    refused = await stack.say(chat, user, "/grant @zhao admin")
+    assert refused["text"] == "You are not allowed to do that."
+
+    await stack.control.create_user("Admin", id=ADMIN_ID)
+    admin_chat = (await stack.control.create_chat("private", user_id=ADMIN_ID))["id"]
+    granted = await stack.say(admin_chat, ADMIN_ID, "/grant @zhao official")
+    assert granted["text"] == "Zhao is now official."
+    usage = await stack.say(admin_chat, ADMIN_ID, "/grant @zhao")
+    assert usage["text"].startswith("Usage: /grant")
+    after = await stack.say(chat, user, "/whoami")
+    assert "Roles: official" in after["text"]
+
+
+async def test_language_can_be_switched_per_person(stack: Stack) -> None:
+    user, chat = await _person(stack, "Sun")
+    assert (await stack.say(chat, user, "/lang zh_CN"))["text"] == "已切换为简体中文。"
+    assert "没有 /nope 这个命令" in (await stack.say(chat, user, "/nope"))["text"]
+    assert (await stack.say(chat, user, "/lang fr"))["text"].startswith("用法")
+
+
+async def test_unknown_commands_and_commands_for_other_bots(stack: Stack) -> None:
+    user, chat = await _person(stack, "Wu")
+    unknown = await stack.say(chat, user, "/frobnicate now")
+    assert unknown["text"] == "There is no /frobnicate command. Send /help to see what you can do."
+    group = await stack.control.create_chat("supergroup", title="Tea firms", members=[user])
+    cursor = await stack.control.cursor()
+    await stack.control.send_text(group["id"], "/frobnicate@some_other_bot", from_user_id=user)
+    await stack.control.send_text(group["id"], "/help@nodedesk_bot", from_user_id=user)
+    (only,) = await stack.replies(group["id"], cursor)
+    assert "/whoami" in only["text"]
+    await stack.quiet()
+    assert len(await stack.control.messages(group["id"], after=only["message_id"])) == 0
+
+
+async def test_anonymous_admins_and_channels_are_asked_to_write_as_themselves(
+    stack: Stack,
+) -> None:
+    user, _ = await _person(stack, "Feng")
+    group = await stack.control.create_chat(
+        "supergroup", title="Pharma", members=[user], admins=[user]
+    )
+    cursor = await stack.control.cursor()
+    await stack.control.send_text(group["id"], "/whoami", anonymous_admin=True, from_user_id=user)
+    (answer,) = await stack.replies(group["id"], cursor)
+    assert answer["text"].startswith("Please write as yourself")
+
+
+async def test_a_redelivered_update_is_handled_once(stack: Stack) -> None:
+    user, chat = await _person(stack, "Chen")
+    await stack.say(chat, user, "/whoami")
+    await stack.quiet()
+    async with stack.db.sessions() as session:
+        update_id = await session.scalar(select(ProcessedUpdate.update_id))
+        assert update_id is not None
+    # Telegram sends the same update again after a restart: the same id, the same message.
+    raw = await stack.control.updates()
+    again = next(u for u in raw["updates"] if u["update_id"] == update_id)
+    before = len(await stack.control.messages(chat))
+    await stack.application.process_update(Update.de_json(again, stack.application.bot))
+    await stack.quiet()
+    assert len(await stack.control.messages(chat)) == before
+
+
+async def test_a_failing_handler_apologises_and_the_bot_keeps_going(stack: Stack) -> None:
+    async def boom(update: Update, context: Any) -> None:
+        raise RuntimeError("a bug")
+
+    stack.application.add_handler(CommandHandler("boom", boom), group=-1)
+    user, chat = await _person(stack, "Han")
+    apology = await stack.say(chat, user, "/boom")
+    assert apology["text"].startswith("Sorry, something went wrong")
+    assert "/help" in (await stack.say(chat, user, "/help"))["text"]
+
+
+async def test_the_bot_added_to_a_group_says_it_is_not_bound_yet(stack: Stack) -> None:
+    user, _ = await _person(stack, "Qian")
+    group = await stack.control.create_chat(
+        "group", title="Farm firms", members=[user], with_bot=False
+    )
+    cursor = await stack.control.cursor()
+    await stack.control.add_member(group["id"], 123456, by=user)
+    (hello,) = await stack.replies(group["id"], cursor)
+    assert "not yet bound" in hello["text"]
+
+
+async def test_a_migrated_group_keeps_being_served_under_its_new_id(stack: Stack) -> None:
+    user, _ = await _person(stack, "Jiang")
+    group = await stack.control.create_chat("group", title="Industry", members=[user])
+    await stack.say(group["id"], user, "/help")
+    migrated = await stack.control.migrate(group["id"], by=user)
+    new_id = int(migrated["migrated_to_chat_id"] if "migrated_to_chat_id" in migrated else migrated["id"])
+    await stack.quiet()
+    async with stack.db.sessions() as session:
+        chats = list(await session.scalars(select(Chat).where(Chat.kind != "private")))
+        assert [c.telegram_id for c in chats] == [new_id]
+    assert "/whoami" in (await stack.say(new_id, user, "/help"))["text"]
+
+
+async def test_a_message_to_a_group_that_migrated_meanwhile_follows_it(stack: Stack) -> None:
+    user, _ = await _person(stack, "Wei")
+    group = await stack.control.create_chat("group", title="Old group", members=[user])
+    # The migration happens while the bot is not told (its update is lost), then it sends.
+    migrated = await stack.control.migrate(group["id"], by=user)
+    new_id = int(migrated["migrated_to_chat_id"] if "migrated_to_chat_id" in migrated else migrated["id"])
+    async with stack.db.sessions() as session, session.begin():
+        chat = await chat_of(session, stack.clock.now(), ChatRef(group["id"], "group", "Old group"))
+        await enqueue(session, stack.clock.now(), chat, "error", "en")
+    cursor = await stack.control.cursor()
+    stack.edge.wake_outbox()
+    (delivered,) = await stack.replies(new_id, cursor)
+    assert delivered["text"].startswith("Sorry")
+
+
+async def test_a_blocked_chat_is_marked_and_the_coordinator_told_once(stack: Stack) -> None:
+    await stack.control.create_user("Admin", id=ADMIN_ID)
+    admin_chat = (await stack.control.create_chat("private", user_id=ADMIN_ID))["id"]
+    await stack.say(admin_chat, ADMIN_ID, "/start")
+    group = await stack.control.create_chat("supergroup", title="Gone group", members=[ADMIN_ID])
+    await stack.say(group["id"], ADMIN_ID, "/help")
+    await stack.control.kick_bot(group["id"], by=ADMIN_ID)
+    await stack.quiet()
+    async with stack.db.sessions() as session, session.begin():
+        chat = await session.scalar(select(Chat).where(Chat.telegram_id == group["id"]))
+        assert chat is not None and chat.undeliverable_at is not None
+        for _ in range(2):
+            await enqueue(session, stack.clock.now(), chat, "error", "en")
+    await stack.quiet()
+    notices = [
+        m for m in await stack.control.messages(admin_chat) if "can no longer send" in (m["text"] or "")
+    ]
+    assert len(notices) == 1 and "Gone group" in notices[0]["text"]
+    async with stack.db.sessions() as session:
+        statuses = list(
+            await session.scalars(
+                select(OutboxMessage.status).where(OutboxMessage.chat_id == chat.id)
+            )
+        )
+        assert "sent" not in statuses[-2:]
+
+
+async def test_forbidden_from_telegram_marks_the_chat(stack: Stack) -> None:
+    await stack.control.create_user("Admin", id=ADMIN_ID)
+    admin_chat = (await stack.control.create_chat("private", user_id=ADMIN_ID))["id"]
+    await stack.say(admin_chat, ADMIN_ID, "/start")
+    user, chat = await _person(stack, "Blocker")
+    await stack.say(chat, user, "/grant")  # known to the bot, with a private chat
+    await stack.control.block_bot(user)
+    async with stack.db.sessions() as session, session.begin():
+        row = await session.scalar(select(Chat).where(Chat.telegram_id == chat))
+        assert row is not None
+        await enqueue(session, stack.clock.now(), row, "error", "en")
+    await stack.quiet()
+    async with stack.db.sessions() as session:
+        row = await session.scalar(select(Chat).where(Chat.telegram_id == chat))
+        assert row is not None and row.undeliverable_at is not None
+        assert "blocked" in (row.undeliverable_reason or "")
+
+
+async def test_retry_after_is_honoured_and_nothing_is_lost_or_doubled(stack: Stack) -> None:
+    user, chat = await _person(stack, "Flood")
+    await stack.control.add_fault("sendMessage", "429", retry_after=1, count=2)
+    async with stack.db.sessions() as session, session.begin():
+        row = await session.scalar(select(Chat).where(Chat.telegram_id == chat))
+        if row is None:
+            row = await chat_of(session, stack.clock.now(), ChatRef(chat, "private"))
+        for n in range(3):
+            await enqueue(session, stack.clock.now(), row, "unknown_command", "en", {"command": f"c{n}"})
+    cursor = await stack.control.cursor()
+    stack.edge.wake_outbox()
+    delivered = await stack.replies(chat, cursor, count=3)
+    assert [m["text"].split()[3] for m in delivered] == ["/c0", "/c1", "/c2"]
+    await stack.quiet()
+    assert len(await stack.control.messages(chat)) == 3
+
+
+async def test_an_over_long_message_arrives_in_clean_parts(stack: Stack) -> None:
+    user, chat = await _person(stack, "Long")
+    long_name = "<b>" + "很长的内容 " * 900
+    async with stack.db.sessions() as session, session.begin():
+        row = await chat_of(session, stack.clock.now(), ChatRef(chat, "private"))
+        await enqueue(session, stack.clock.now(), row, "unknown_command", "en", {"command": long_name})
+    cursor = await stack.control.cursor()
+    stack.edge.wake_outbox()
+    parts = await stack.replies(chat, cursor, count=2)
+    await stack.quiet()
+    everything = await stack.control.messages(chat)
+    assert len(everything) >= 2
+    assert all(len(m["text"]) <= 4096 for m in everything)
+    assert "".join(m["text"] for m in everything).count("很长的内容") == 900
+    assert parts[0]["text"].startswith("There is no /<b>")
+
+
+async def test_every_state_change_leaves_an_audit_entry(stack: Stack) -> None:
+    user, chat = await _person(stack, "Audit")
+    await stack.say(chat, user, "/lang zh_CN")
+    async with stack.db.sessions() as session:
+        actions = set(await session.scalars(select(AuditEntry.action)))
+    assert {"person_seen", "chat_seen", "language_set"} <= actions
+
+
+async def test_updates_are_handled_concurrently_without_losing_any(stack: Stack) -> None:
+    people = [await _person(stack, f"P{n}") for n in range(8)]
+    cursor = await stack.control.cursor()
+    await asyncio.gather(
+        *(stack.control.send_text(chat, "/whoami", from_user_id=user) for user, chat in people)
+    )
+    for user, chat in people:
+        (answer,) = await stack.replies(chat, cursor)
+        assert f"User id: {user}" in answer["text"]
