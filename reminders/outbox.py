@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
@@ -102,6 +103,7 @@ class OutboxDispatcher:
 
     async def _due(self) -> list[_Job]:
         now = self.clock.now()
+        earlier = aliased(OutboxMessage)
         async with self.sessions() as session:
             rows = await session.execute(
                 select(OutboxMessage, Chat)
@@ -110,13 +112,20 @@ class OutboxDispatcher:
                     OutboxMessage.status == OutboxStatus.PENDING,
                     OutboxMessage.next_attempt_at <= now,
                     Chat.undeliverable_at.is_(None),
+                    # A chat's messages keep their order: none overtakes one waiting to retry.
+                    ~exists().where(
+                        earlier.chat_id == OutboxMessage.chat_id,
+                        earlier.status == OutboxStatus.PENDING,
+                        earlier.id < OutboxMessage.id,
+                        earlier.next_attempt_at > now,
+                    ),
                 )
                 .order_by(OutboxMessage.id)
                 .limit(self.batch_size)
             )
             return [_Job(message, chat) for message, chat in rows.all()]
 
-    async def _edit_target(self, message: OutboxMessage) -> int | None | Literal[False]:
+    async def _edit_target(self, message: OutboxMessage) -> int | Literal[False] | None:
         """The Telegram id of the message to edit; False if it will never exist, None if not yet."""
         if message.edit_message_id is not None:
             return message.edit_message_id

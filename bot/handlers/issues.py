@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Message
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
@@ -12,6 +13,7 @@ from bot.edge import NodeApplication, Turn, transactional
 from models.rules.permissions import Action, can
 from models.services import issues
 from models.services.issues import Attachment, Outcome, Refusal, Report
+from models.services.knowledge import find_similar_answered
 from models.tables import ChatPurpose, Issue, IssueStatus
 from models.texts import render
 
@@ -68,14 +70,9 @@ async def _needs_person(turn: Turn) -> bool:
     return True
 
 
-async def _find_similar(session: Any, text: str, industry: str | None) -> int | None:
-    from models.services.knowledge import find_similar_answered
-
+async def _find_similar(session: AsyncSession, text: str, industry: str | None) -> int | None:
     hit = await find_similar_answered(session, text, industry)
-    if hit is None:
-        return None
-    matched = await issues.issue_by_number(session, hit.number)
-    return matched.id if matched else None
+    return hit.issue_id if hit else None
 
 
 async def _file(turn: Turn, text: str, message: Message, attachments: list[Attachment]) -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Column, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.rules.permissions import Role
 from models.services.common import audit, enqueue
-from models.tables import Chat, Issue, OutboxMessage, OutboxStatus, Person, PersonRole
+from models.tables import Base, Chat, OutboxMessage, OutboxStatus, Person, PersonRole
 
 
 async def migrate_chat(
@@ -26,17 +27,26 @@ async def migrate_chat(
     if old is None:
         return new
     if new is not None:
-        for table, column in (
-            (OutboxMessage, OutboxMessage.chat_id),
-            (Issue, Issue.origin_chat_id),
-        ):
-            await session.execute(update(table).where(column == new.id).values({column: old.id}))
+        for column in _references_to_chats():
+            await session.execute(
+                update(column.table).where(column == new.id).values({column.name: old.id})
+            )
         await session.execute(delete(Chat).where(Chat.id == new.id))
         await session.flush()
     old.telegram_id = new_id
     old.kind = "supergroup"
     audit(session, now, "chat_migrated", "chat", old.id, from_id=old_id, to_id=new_id)
     return old
+
+
+def _references_to_chats() -> list[Column[Any]]:
+    """Every column that points at a chat row, whichever table grows one."""
+    return [
+        key.parent
+        for table in Base.metadata.sorted_tables
+        for key in table.foreign_keys
+        if key.column.table.name == Chat.__tablename__
+    ]
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.rules.permissions import Action, Role, can
 from models.rules.routing import Rule, issue_number, parse_issue_number, route
+from models.services.broadcasts import broadcast_answer
 from models.services.common import audit, enqueue, insert_ignoring_conflicts
 from models.services.contacts import Contact
 from models.tables import (
@@ -634,7 +635,9 @@ async def answer_issue(
             [
                 {"key": "solved", "data": f"v1:confirm:{issue.id}:yes"},
                 {"key": "not_solved", "data": f"v1:confirm:{issue.id}:no"},
-            ]
+            ],
+            # Asked now, because a general answer is broadcast the moment the issue closes.
+            [{"key": "name_consent", "data": f"v1:consent:{issue.id}"}],
         ],
     )
     return Outcome(issue=issue)
@@ -693,8 +696,6 @@ async def confirm_issue(
                 for n in range(1, 6)
             ]
         ]
-        if issue.is_general and not issue.name_consent:
-            buttons.append([{"key": "name_consent", "data": f"v1:consent:{issue.id}"}])
         await enqueue(
             session,
             now,
@@ -770,7 +771,7 @@ async def consent_to_name(
         return refuse(Refusal.UNKNOWN_ISSUE)
     if not _may_confirm(who, issue):
         return refuse(Refusal.NOT_ALLOWED, issue)
-    if issue.name_consent:
+    if issue.name_consent or issue.is_private:
         return refuse(Refusal.MOVED_ON, issue)
     issue.name_consent = True
     audit(session, now, "name_consent_given", "issue", issue.id, actor_id=who.person.id)
@@ -894,8 +895,6 @@ async def _close(
 
 
 async def _broadcast(session: AsyncSession, now: datetime, desk: Desk, issue: Issue) -> None:
-    from models.services.broadcasts import broadcast_answer
-
     await broadcast_answer(session, now, issue, desk.language)
 
 

@@ -55,6 +55,20 @@ class Stack:
         text: str | None = answer.get("text")
         return text
 
+    async def group(
+        self, title: str, members: list[int], admins: tuple[int, ...] = (), kind: str = "supergroup"
+    ) -> int:
+        """A group with the bot in it, once the bot has said hello."""
+        cursor = await self.control.cursor()
+        chat = await self.control.create_chat(
+            kind,
+            title=title,
+            members=members,
+            admins=admins,  # type: ignore[arg-type]
+        )
+        await self.replies(chat["id"], cursor)
+        return int(chat["id"])
+
     async def quiet(self) -> None:
         """Wait until the bot has nothing more to say."""
         self.edge.wake_outbox()

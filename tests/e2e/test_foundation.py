@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 from telegram import Update
-from telegram.ext import CommandHandler
+from telegram.ext import CommandHandler, TypeHandler
 
 from models.services.common import enqueue
 from models.services.contacts import ChatRef, chat_of
@@ -24,7 +24,9 @@ async def test_start_greets_with_buttons_and_the_help_button_answers(stack: Stac
     user, chat = await _person(stack, "Li")
     greeting = await stack.say(chat, user, "/start")
     assert greeting["text"].startswith("Hello, Li!")
-    buttons = [b["callback_data"] for row in greeting["reply_markup"]["inline_keyboard"] for b in row]
+    buttons = [
+        b["callback_data"] for row in greeting["reply_markup"]["inline_keyboard"] for b in row
+    ]
     assert buttons == ["v1:help", "v1:whoami"]
     cursor = await stack.control.cursor()
     await stack.press(chat, greeting["message_id"], "v1:help", user)
@@ -67,43 +69,49 @@ async def test_unknown_commands_and_commands_for_other_bots(stack: Stack) -> Non
     user, chat = await _person(stack, "Wu")
     unknown = await stack.say(chat, user, "/frobnicate now")
     assert unknown["text"] == "There is no /frobnicate command. Send /help to see what you can do."
-    group = await stack.control.create_chat("supergroup", title="Tea firms", members=[user])
+    group = await stack.group("Tea firms", [user])
     cursor = await stack.control.cursor()
-    await stack.control.send_text(group["id"], "/frobnicate@some_other_bot", from_user_id=user)
-    await stack.control.send_text(group["id"], "/help@nodedesk_bot", from_user_id=user)
-    (only,) = await stack.replies(group["id"], cursor)
+    await stack.control.send_text(group, "/frobnicate@some_other_bot", from_user_id=user)
+    await stack.control.send_text(group, "/help@nodedesk_bot", from_user_id=user)
+    (only,) = await stack.replies(group, cursor)
     assert "/whoami" in only["text"]
     await stack.quiet()
-    assert len(await stack.control.messages(group["id"], after=only["message_id"])) == 0
+    assert len(await stack.control.messages(group, after=only["message_id"])) == 0
 
 
 async def test_anonymous_admins_and_channels_are_asked_to_write_as_themselves(
     stack: Stack,
 ) -> None:
     user, _ = await _person(stack, "Feng")
-    group = await stack.control.create_chat(
-        "supergroup", title="Pharma", members=[user], admins=[user]
-    )
+    group = await stack.group("Pharma", [user], admins=(user,))
     cursor = await stack.control.cursor()
-    await stack.control.send_text(group["id"], "/whoami", anonymous_admin=True, from_user_id=user)
-    (answer,) = await stack.replies(group["id"], cursor)
+    await stack.control.send_text(group, "/whoami", anonymous_admin=True, from_user_id=user)
+    (answer,) = await stack.replies(group, cursor)
     assert answer["text"].startswith("Please write as yourself")
 
 
 async def test_a_redelivered_update_is_handled_once(stack: Stack) -> None:
+    seen: list[dict[str, Any]] = []
+
+    async def remember(update: Update, context: Any) -> None:
+        seen.append(update.to_dict())
+
+    stack.application.add_handler(TypeHandler(Update, remember), group=-5)
     user, chat = await _person(stack, "Chen")
     await stack.say(chat, user, "/whoami")
     await stack.quiet()
-    async with stack.db.sessions() as session:
-        update_id = await session.scalar(select(ProcessedUpdate.update_id))
-        assert update_id is not None
-    # Telegram sends the same update again after a restart: the same id, the same message.
-    raw = await stack.control.updates()
-    again = next(u for u in raw["updates"] if u["update_id"] == update_id)
     before = len(await stack.control.messages(chat))
-    await stack.application.process_update(Update.de_json(again, stack.application.bot))
+    # Telegram sends the same update again after a restart (same id), or a slow webhook's
+    # retry arrives under a new id for the same message.
+    again = dict(seen[0])
+    renumbered = {**seen[0], "update_id": seen[0]["update_id"] + 1000}
+    for raw in (again, renumbered):
+        await stack.application.process_update(Update.de_json(raw, stack.application.bot))
     await stack.quiet()
     assert len(await stack.control.messages(chat)) == before
+    async with stack.db.sessions() as session:
+        handled = list(await session.scalars(select(ProcessedUpdate.update_id)))
+        assert handled.count(seen[0]["update_id"]) == 1
 
 
 async def test_a_failing_handler_apologises_and_the_bot_keeps_going(stack: Stack) -> None:
@@ -130,10 +138,9 @@ async def test_the_bot_added_to_a_group_says_it_is_not_bound_yet(stack: Stack) -
 
 async def test_a_migrated_group_keeps_being_served_under_its_new_id(stack: Stack) -> None:
     user, _ = await _person(stack, "Jiang")
-    group = await stack.control.create_chat("group", title="Industry", members=[user])
-    await stack.say(group["id"], user, "/help")
-    migrated = await stack.control.migrate(group["id"], by=user)
-    new_id = int(migrated["migrated_to_chat_id"] if "migrated_to_chat_id" in migrated else migrated["id"])
+    group = await stack.group("Industry", [user], kind="group")
+    await stack.say(group, user, "/help")
+    new_id = int((await stack.control.migrate(group, by=user))["new_chat_id"])
     await stack.quiet()
     async with stack.db.sessions() as session:
         chats = list(await session.scalars(select(Chat).where(Chat.kind != "private")))
@@ -143,12 +150,13 @@ async def test_a_migrated_group_keeps_being_served_under_its_new_id(stack: Stack
 
 async def test_a_message_to_a_group_that_migrated_meanwhile_follows_it(stack: Stack) -> None:
     user, _ = await _person(stack, "Wei")
-    group = await stack.control.create_chat("group", title="Old group", members=[user])
-    # The migration happens while the bot is not told (its update is lost), then it sends.
-    migrated = await stack.control.migrate(group["id"], by=user)
-    new_id = int(migrated["migrated_to_chat_id"] if "migrated_to_chat_id" in migrated else migrated["id"])
+    group = await stack.group("Old group", [user], kind="group")
+    # The bot stops polling, so it misses the migration notice, then has something to send.
+    assert stack.application.updater is not None
+    await stack.application.updater.stop()
+    new_id = int((await stack.control.migrate(group, by=user))["new_chat_id"])
     async with stack.db.sessions() as session, session.begin():
-        chat = await chat_of(session, stack.clock.now(), ChatRef(group["id"], "group", "Old group"))
+        chat = await chat_of(session, stack.clock.now(), ChatRef(group, "group", "Old group"))
         await enqueue(session, stack.clock.now(), chat, "error", "en")
     cursor = await stack.control.cursor()
     stack.edge.wake_outbox()
@@ -160,18 +168,19 @@ async def test_a_blocked_chat_is_marked_and_the_coordinator_told_once(stack: Sta
     await stack.control.create_user("Admin", id=ADMIN_ID)
     admin_chat = (await stack.control.create_chat("private", user_id=ADMIN_ID))["id"]
     await stack.say(admin_chat, ADMIN_ID, "/start")
-    group = await stack.control.create_chat("supergroup", title="Gone group", members=[ADMIN_ID])
-    await stack.say(group["id"], ADMIN_ID, "/help")
-    await stack.control.kick_bot(group["id"], by=ADMIN_ID)
+    group = await stack.group("Gone group", [ADMIN_ID])
+    await stack.control.kick_bot(group, by=ADMIN_ID)
     await stack.quiet()
     async with stack.db.sessions() as session, session.begin():
-        chat = await session.scalar(select(Chat).where(Chat.telegram_id == group["id"]))
+        chat = await session.scalar(select(Chat).where(Chat.telegram_id == group))
         assert chat is not None and chat.undeliverable_at is not None
         for _ in range(2):
             await enqueue(session, stack.clock.now(), chat, "error", "en")
     await stack.quiet()
     notices = [
-        m for m in await stack.control.messages(admin_chat) if "can no longer send" in (m["text"] or "")
+        m
+        for m in await stack.control.messages(admin_chat)
+        if "can no longer send" in (m["text"] or "")
     ]
     assert len(notices) == 1 and "Gone group" in notices[0]["text"]
     async with stack.db.sessions() as session:
@@ -198,18 +207,20 @@ async def test_forbidden_from_telegram_marks_the_chat(stack: Stack) -> None:
     async with stack.db.sessions() as session:
         row = await session.scalar(select(Chat).where(Chat.telegram_id == chat))
         assert row is not None and row.undeliverable_at is not None
-        assert "blocked" in (row.undeliverable_reason or "")
 
 
 async def test_retry_after_is_honoured_and_nothing_is_lost_or_doubled(stack: Stack) -> None:
-    user, chat = await _person(stack, "Flood")
-    await stack.control.add_fault("sendMessage", "429", retry_after=1, count=2)
+    _, chat = await _person(stack, "Flood")
+    for _ in range(2):
+        await stack.control.add_fault("flood", method="sendMessage", retry_after=1)
     async with stack.db.sessions() as session, session.begin():
         row = await session.scalar(select(Chat).where(Chat.telegram_id == chat))
         if row is None:
             row = await chat_of(session, stack.clock.now(), ChatRef(chat, "private"))
         for n in range(3):
-            await enqueue(session, stack.clock.now(), row, "unknown_command", "en", {"command": f"c{n}"})
+            await enqueue(
+                session, stack.clock.now(), row, "unknown_command", "en", {"command": f"c{n}"}
+            )
     cursor = await stack.control.cursor()
     stack.edge.wake_outbox()
     delivered = await stack.replies(chat, cursor, count=3)
@@ -219,11 +230,13 @@ async def test_retry_after_is_honoured_and_nothing_is_lost_or_doubled(stack: Sta
 
 
 async def test_an_over_long_message_arrives_in_clean_parts(stack: Stack) -> None:
-    user, chat = await _person(stack, "Long")
+    _, chat = await _person(stack, "Long")
     long_name = "<b>" + "很长的内容 " * 900
     async with stack.db.sessions() as session, session.begin():
         row = await chat_of(session, stack.clock.now(), ChatRef(chat, "private"))
-        await enqueue(session, stack.clock.now(), row, "unknown_command", "en", {"command": long_name})
+        await enqueue(
+            session, stack.clock.now(), row, "unknown_command", "en", {"command": long_name}
+        )
     cursor = await stack.control.cursor()
     stack.edge.wake_outbox()
     parts = await stack.replies(chat, cursor, count=2)

@@ -254,7 +254,8 @@ async def test_an_answer_asks_the_firm_and_solved_closes_it_with_a_rating(
         [
             {"key": "solved", "data": f"v1:confirm:{issue.id}:yes"},
             {"key": "not_solved", "data": f"v1:confirm:{issue.id}:no"},
-        ]
+        ],
+        [{"key": "name_consent", "data": f"v1:consent:{issue.id}"}],
     ]
     async with db.sessions() as session, session.begin():
         stranger = await county.contact(session, county.stranger)

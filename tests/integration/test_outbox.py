@@ -120,7 +120,7 @@ async def test_messages_are_rendered_sent_in_order_and_marked_sent(
     await _enqueue(db, clock, chat, template="start", params={"name": "Li"}, buttons=buttons)
     done = await dispatcher(db, clock, bot).run_once()
     assert done.sent == 2
-    assert [s.text for s in bot.sent][0].startswith("There is no /&lt;a&gt; command")
+    assert bot.sent[0].text.startswith("There is no /&lt;a&gt; command")
     assert bot.sent[0].reply_to == 5
     markup = bot.sent[1].markup
     assert markup is not None

@@ -46,6 +46,30 @@ SAMPLE: dict[str, Any] = {
     "n": 5,
     "issues": [{"number": "Q-2026-0001", "status": "routed", "due": "03-02 17:30", "text": "停电"}],
     "entries": [{"at": "03-02 09:00", "actor": "陈药企", "action": "issue_reported", "note": None}],
+    "here": False,
+    "origin": "医药企业群",
+    "topic": "utilities",
+    "words": "停电",
+    "hits": [
+        {
+            "number": "Q-2026-0001",
+            "question": "停电怎么办",
+            "answer": "已抢修",
+            "department": "供电公司",
+            "score": 0.8,
+            "issue_id": 1,
+        }
+    ],
+    "industries": ["医药", "花茶"],
+    "categories": ["financing", "utilities"],
+    "outcome": "subscribed",
+    "topics": ["医药", "labour"],
+    "count": 7,
+    "groups": 4,
+    "people": 3,
+    "title_limit": 300,
+    "text_limit": 3000,
+    "months": [{"month": "2026-03", "policies": 2, "recipients": 14, "delivered": 12}],
 }
 
 
