@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from bot.app import build_application, running
 from bot.edge import Edge, NodeApplication
 from models.clock import MovableClock
 from models.config import Settings
+from models.tables import Chat, OutboxMessage
 from sandbox import ControlClient, RunningSandbox, Sandbox
 from sandbox import running as sandbox_running
 from tests.conftest import Database
@@ -69,10 +72,24 @@ class Stack:
         await self.replies(chat["id"], cursor)
         return int(chat["id"])
 
-    async def quiet(self) -> None:
-        """Wait until the bot has nothing more to say."""
-        self.edge.wake_outbox()
-        await self.control.wait_idle(quiet=0.3, timeout=15)
+    async def quiet(self, timeout: float = 20.0) -> None:  # noqa: ASYNC109
+        """Wait until the bot has nothing more to say: the outbox is empty and Telegram idle."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            self.edge.wake_outbox()
+            await self.control.wait_idle(quiet=0.3, timeout=timeout)
+            async with self.db.sessions() as session:
+                waiting = await session.scalar(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .join(Chat, Chat.id == OutboxMessage.chat_id)
+                    .where(OutboxMessage.status == "pending", Chat.undeliverable_at.is_(None))
+                )
+            if not waiting:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{waiting} messages still waiting in the outbox")
+            await asyncio.sleep(0.1)
 
 
 def settings_for(sandbox: RunningSandbox, database_url: str, **overrides: Any) -> Settings:
