@@ -1,4 +1,4 @@
-"""The command line: `nodedesk run | demo | db upgrade | check-config`."""
+"""The command line: `nodedesk run | demo | db upgrade | import | check-config`."""
 
 from __future__ import annotations
 
@@ -50,6 +50,19 @@ def _parser() -> argparse.ArgumentParser:
     db_commands.add_parser(
         "upgrade", help="bring the schema up to date", description="Run Alembic to head."
     )
+    importer = commands.add_parser(
+        "import",
+        help="load a county's set-up from a YAML or Excel file",
+        description="Check the whole file (departments, people, firms, groups, department "
+        "chats, routing rules, service policies); if anything is wrong, list every problem with "
+        "its place and write nothing, else write it all in one transaction. Rows already there "
+        "are updated by their natural keys. Or write a template to fill in with --template.",
+    )
+    importer.add_argument("file", nargs="?", help="the .yaml, .yml or .xlsx file to import")
+    importer.add_argument("--dry-run", action="store_true", help="only check the file")
+    importer.add_argument(
+        "--template", metavar="OUT", help="write an example .yaml or .xlsx file to OUT and exit"
+    )
     commands.add_parser(
         "check-config",
         help="validate the settings and print them (secrets hidden)",
@@ -74,6 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(upgrade(settings.database_url))
         print("schema is up to date")
         return 0
+    if args.command == "import":
+        from bot.importer import command
+
+        return command(settings, args.file, template=args.template, dry_run=args.dry_run)
     if args.command == "demo":
         from bot.demo import run_demo
 

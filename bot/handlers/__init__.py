@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from bot.edge import NodeApplication
-from bot.handlers import basic, issues, knowledge
+from bot.handlers import basic, issues, knowledge, setup
 
 
 def register(application: NodeApplication) -> None:
     basic.register_commands(application)
     issues.register(application)
     knowledge.register(application)
+    setup.register(application)
     # Catch-alls last: unknown commands, plain private text, stale buttons.
     basic.register_fallbacks(application)

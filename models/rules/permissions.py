@@ -116,6 +116,18 @@ COMMANDS: tuple[Command, ...] = (
     Command("policies", Action.PUBLISH_POLICY),
     Command("grant", Action.MANAGE_ROLES),
     Command("revoke", Action.MANAGE_ROLES),
+    Command("join", Action.JOIN_FIRM),
+    Command("adddept", Action.MANAGE_COUNTY),
+    Command("setdept", Action.MANAGE_COUNTY),
+    Command("addfirm", Action.MANAGE_COUNTY),
+    Command("addrule", Action.MANAGE_COUNTY),
+    Command("rules", Action.MANAGE_COUNTY),
+    Command("delrule", Action.MANAGE_COUNTY),
+    Command("setpolicy", Action.MANAGE_COUNTY),
+    Command("servicepolicies", Action.MANAGE_COUNTY),
+    Command("bindgroup", Action.BIND_CHAT),
+    Command("binddept", Action.BIND_CHAT),
+    Command("unbind", Action.BIND_CHAT),
 )
 
 

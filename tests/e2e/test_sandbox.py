@@ -68,6 +68,11 @@ async def group_with(sb: RunningSandbox, *names: str, type: Any = "group") -> tu
     return int(chat["id"]), users
 
 
+def seconds(retry_after: int | timedelta) -> float:
+    """RetryAfter.retry_after is a timedelta or an int, depending on PTB_TIMEDELTA."""
+    return retry_after.total_seconds() if isinstance(retry_after, timedelta) else retry_after
+
+
 async def drain(bot: telegram.Bot) -> tuple[telegram.Update, ...]:
     """Everything queued for the bot, confirmed so the next call starts fresh."""
     updates = await bot.get_updates(timeout=0)
@@ -109,7 +114,7 @@ async def test_send_edit_delete_show_up_in_the_transcript(
     edited = await bot.edit_message_text(
         "<i>Closed</i>", chat_id, sent.message_id, parse_mode="HTML"
     )
-    assert edited.text == "Closed"
+    assert isinstance(edited, telegram.Message) and edited.text == "Closed"
     assert edited.edit_date is not None
     with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
         await bot.edit_message_text("<i>Closed</i>", chat_id, sent.message_id, parse_mode="HTML")
@@ -136,6 +141,24 @@ async def test_too_long_or_broken_text_is_a_bad_request(
     with pytest.raises(BadRequest, match=r"(?i)chat not found"):
         await bot.send_message(-999, "anyone?")
     await bot.send_message(chat_id, "y" * 4096)
+
+
+async def test_transcript_html_is_safe_to_render(sb: RunningSandbox, bot: telegram.Bot) -> None:
+    chat_id = await private_chat(sb)
+
+    await bot.send_message(
+        chat_id,
+        '<a href="javascript:alert(1)">x</a> &lt;script&gt; <a href="https://gov.cn">ok</a> 😀'
+        "<code>1 &amp; 2</code>",
+        parse_mode=ParseMode.HTML,
+    )
+
+    (record,) = await sb.client.messages(chat_id)
+    assert record["html"] == (
+        '<span class="text_link">x</span> &lt;script&gt; '
+        '<a href="https://gov.cn" target="_blank" rel="noopener noreferrer">ok</a> 😀'
+        "<code>1 &amp; 2</code>"
+    )
 
 
 async def test_user_commands_carry_a_bot_command_entity(
@@ -202,6 +225,10 @@ async def test_pressing_an_inline_button_round_trips_through_get_updates(
     assert transcript["callback_answers"][0]["data"] == "claim:7"
     with pytest.raises(ControlError, match=r"(?i)not a callback button"):
         await sb.client.press_button(chat_id, card.message_id, text="Docs")
+    # Data no button carries still goes out: the bot must not trust callback data.
+    await sb.client.press_button(chat_id, card.message_id, data="claim:999")
+    (forged,) = await drain(bot)
+    assert forged.callback_query is not None and forged.callback_query.data == "claim:999"
 
 
 async def test_long_poll_wakes_as_soon_as_an_update_arrives(
@@ -286,7 +313,7 @@ async def test_private_chat_flood_answers_429_with_retry_after(
     with pytest.raises(RetryAfter) as flood:
         await bot.send_message(chat_id, "one too many")
 
-    assert 1 <= flood.value.retry_after.total_seconds() <= 3
+    assert 1 <= seconds(flood.value.retry_after) <= 3
     stats = await sb.client.stats()
     assert (stats["messages_accepted"], stats["too_many_requests"]) == (3, 1)
     assert stats["calls"]["sendMessage"] == 4
@@ -302,7 +329,7 @@ async def test_group_limit_is_configurable_and_can_be_switched_off(
     await bot.send_message(group_id, "two")
     with pytest.raises(RetryAfter) as flood:
         await bot.send_message(group_id, "three")
-    assert flood.value.retry_after.total_seconds() > 50
+    assert seconds(flood.value.retry_after) > 50
 
     await sb.client.set_rate_limits(enabled=False)
     for n in range(10):
@@ -486,7 +513,7 @@ async def test_random_faults_follow_the_configured_rates(
     await sb.client.set_faults(flood_rate=1.0, flood_retry_after=9, methods=["getMe"], seed=1)
     with pytest.raises(RetryAfter) as flood:
         await bot.get_me()
-    assert flood.value.retry_after == timedelta(seconds=9)
+    assert seconds(flood.value.retry_after) == 9
 
     await sb.client.set_faults(server_error_rate=0.5, methods=["getMe"], seed=3)
     outcomes = []

@@ -6,71 +6,7 @@ import pytest
 from jinja2 import UndefinedError
 
 from models.texts import LANGUAGES, MESSAGE_LIMIT, render, split_message, template_keys
-
-# Parameters that make every template render; a new template must add what it needs here.
-SAMPLE: dict[str, Any] = {
-    "name": "张三 <script>",
-    "commands": ["start", "help", "whoami"],
-    "telegram_id": 42,
-    "roles": ["admin", "official"],
-    "department": "供电公司",
-    "firm": "皖药集团",
-    "language": "zh_CN",
-    "command": "grant",
-    "role": "official",
-    "granted": True,
-    "ref": "@nobody",
-    "title": "医药企业群",
-    "reason": "Forbidden: bot was kicked",
-    "number": "Q-2026-0001",
-    "status": "claimed",
-    "category": "utilities",
-    "text": "厂区经常停电",
-    "verified": False,
-    "assists": ["人社局"],
-    "routing_reason": "停电 → 供电公司",
-    "claim_by": "2026-03-02 17:30",
-    "close_by": "2026-03-09 09:00",
-    "claimed_by": "赵电力",
-    "answer": "已安排抢修",
-    "close_kind": "confirmed",
-    "reopen_count": 1,
-    "private": False,
-    "question": "停电怎么办",
-    "official": "赵电力",
-    "days": 3,
-    "files": 2,
-    "what": "claimed",
-    "limit": 2000,
-    "length": 2345,
-    "n": 5,
-    "issues": [{"number": "Q-2026-0001", "status": "routed", "due": "03-02 17:30", "text": "停电"}],
-    "entries": [{"at": "03-02 09:00", "actor": "陈药企", "action": "issue_reported", "note": None}],
-    "here": False,
-    "origin": "医药企业群",
-    "topic": "utilities",
-    "words": "停电",
-    "hits": [
-        {
-            "number": "Q-2026-0001",
-            "question": "停电怎么办",
-            "answer": "已抢修",
-            "department": "供电公司",
-            "score": 0.8,
-            "issue_id": 1,
-        }
-    ],
-    "industries": ["医药", "花茶"],
-    "categories": ["financing", "utilities"],
-    "outcome": "subscribed",
-    "topics": ["医药", "labour"],
-    "count": 7,
-    "groups": 4,
-    "people": 3,
-    "title_limit": 300,
-    "text_limit": 3000,
-    "months": [{"month": "2026-03", "policies": 2, "recipients": 14, "delivered": 12}],
-}
+from tests.unit.samples import SAMPLE
 
 
 class _Balance(HTMLParser):

@@ -1,0 +1,298 @@
+"""The direct line through Telegram: a firm's problem in a group, to closure and broadcast."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from models.tables import Chat, Issue, IssueAttachment
+from tests.e2e.conftest import Stack
+from tests.integration.county import County, build_county
+
+
+@dataclass
+class Line:
+    stack: Stack
+    county: County
+    group: int
+    hr_chat: int
+
+    def uid(self, who: str) -> int:
+        return int(getattr(self.county, who).telegram_id)
+
+    async def card_in(self, chat_id: int, after: int) -> dict[str, Any]:
+        """The newest bot message in a chat that shows an issue card."""
+        for message in await self.stack.replies(chat_id, after):
+            if "Q-2026-" in (message["text"] or ""):
+                return message
+        raise AssertionError("no card")
+
+    async def with_button(self, chat_id: int, prefix: str) -> dict[str, Any]:
+        """The bot's message in a chat that carries a button whose data starts with `prefix`."""
+        await self.stack.quiet()
+        for message in reversed(await self.stack.control.messages(chat_id)):
+            keyboard = (message["reply_markup"] or {}).get("inline_keyboard", [])
+            if any(b.get("callback_data", "").startswith(prefix) for row in keyboard for b in row):
+                return message
+        raise AssertionError(f"no message with a {prefix} button")
+
+    async def latest(self, chat_id: int, message_id: int) -> dict[str, Any]:
+        for message in await self.stack.control.messages(chat_id):
+            if message["message_id"] == message_id:
+                return message
+        raise AssertionError("message gone")
+
+
+@pytest.fixture
+async def line(stack: Stack) -> Line:
+    control = stack.control
+    async with stack.db.sessions() as session, session.begin():
+        county = await build_county(session, stack.clock.now())
+    people = ["coordinator", "electrician", "lineman", "recruiter", "owner", "stranger"]
+    for name in people:
+        person = getattr(county, name)
+        await control.create_user(person.full_name, id=person.telegram_id)
+        await control.create_chat("private", user_id=person.telegram_id)
+    members = [county.owner.telegram_id, county.stranger.telegram_id]
+    group = (
+        await control.create_chat("supergroup", title="医药企业群", members=members, with_bot=False)
+    )["id"]
+    hr_chat = (
+        await control.create_chat(
+            "supergroup", title="人社工作群", members=[county.recruiter.telegram_id], with_bot=False
+        )
+    )["id"]
+    async with stack.db.sessions() as session, session.begin():
+        # The county was set up before the sandbox chose its group ids: point the rows at them.
+        for row_id, telegram_id in ((county.group.id, group), (county.hr_chat.id, hr_chat)):
+            await session.execute(
+                update(Chat).where(Chat.id == row_id).values(telegram_id=telegram_id)
+            )
+    bot_id = int((await control.bot())["id"])
+    for chat in (group, hr_chat):
+        await control.add_member(chat, bot_id, by=county.owner.telegram_id)
+    await stack.quiet()
+    return Line(stack, county, group, hr_chat)
+
+
+async def _report(
+    line: Line, text: str = "#问题 厂区经常停电，影响生产"
+) -> tuple[dict[str, Any], int]:
+    stack = line.stack
+    cursor = await stack.control.cursor()
+    sent = await stack.control.send_text(line.group, text, from_user_id=line.uid("owner"))
+    card = await line.card_in(line.group, cursor)
+    assert card["reply_to"] == sent["message_id"]
+    return card, cursor
+
+
+async def test_the_whole_path_from_report_to_broadcast(line: Line) -> None:
+    stack, control = line.stack, line.stack.control
+    await stack.say(line.group, line.uid("owner"), "/help")  # groups are unbound by default...
+    async with stack.db.sessions() as session, session.begin():
+        await session.execute(
+            update(Chat)
+            .where(Chat.telegram_id == line.group)
+            .values(purpose="industry", industry="医药")
+        )  # ...this one is the pharma group
+    card, cursor = await _report(line)
+    assert "Q-2026-0001" in card["text"] and "Lead: 供电公司" in card["text"]
+    assert "Routed by: 停电 → 供电公司" in card["text"]
+
+    electrician, lineman = line.uid("electrician"), line.uid("lineman")
+    theirs = [await line.card_in(chat, cursor) for chat in (electrician, lineman)]
+    claim = theirs[0]["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    assert claim.startswith("v1:claim:")
+    answers = await asyncio.gather(
+        stack.press(electrician, theirs[0]["message_id"], claim, electrician),
+        stack.press(lineman, theirs[1]["message_id"], claim, lineman),
+    )
+    assert sorted(a or "" for a in answers) == [
+        "This has moved on (now: in hand); the action no longer applies.",
+        "You claimed Q-2026-0001.",
+    ]
+    winner = electrician if answers[0] == "You claimed Q-2026-0001." else lineman
+    winner_card = theirs[0] if winner == electrician else theirs[1]
+    await stack.quiet()
+    group_card = await line.latest(line.group, card["message_id"])
+    assert "Claimed by:" in group_card["text"]
+
+    cursor = await control.cursor()
+    await control.send_text(
+        winner, "已安排抢修并更换变压器", from_user_id=winner, reply_to=winner_card["message_id"]
+    )
+    ack = (await stack.replies(winner, cursor))[0]
+    assert "awaits the firm's confirmation" in ack["text"]
+    general = ack["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    assert "marked general" in (await stack.press(winner, ack["message_id"], general, winner) or "")
+
+    owner = line.uid("owner")
+    (notice,) = await stack.replies(owner, cursor)
+    assert "已安排抢修并更换变压器" in notice["text"]
+    solved = notice["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    cursor = await control.cursor()
+    await stack.press(owner, notice["message_id"], solved, owner)
+    (rate,) = await stack.replies(owner, cursor)
+    four = rate["reply_markup"]["inline_keyboard"][0][3]["callback_data"]
+    assert await stack.press(owner, rate["message_id"], four, owner) == "Thank you for rating!"
+    await stack.quiet()
+
+    broadcast = [m for m in await control.messages(line.group) if "更换变压器" in (m["text"] or "")]
+    assert broadcast, "the general answer reaches the origin group"
+    async with stack.db.sessions() as session:
+        issue = await session.scalar(select(Issue))
+        assert issue is not None
+        assert (issue.status, issue.close_kind, issue.rating) == ("closed", "confirmed", 4)
+
+    track = await stack.say(owner, owner, "/history Q-2026-0001")
+    for step in ("reported", "claimed", "answered", "closed", "rated"):
+        assert step in track["text"]
+    faq = await stack.say(owner, owner, "/faq 停电")
+    assert "Q-2026-0001" in faq["text"]
+
+
+async def _bound(line: Line) -> None:
+    async with line.stack.db.sessions() as session, session.begin():
+        await session.execute(
+            update(Chat)
+            .where(Chat.telegram_id == line.group)
+            .values(purpose="industry", industry="医药")
+        )
+
+
+async def _claimed_and_answered(line: Line) -> tuple[int, dict[str, Any]]:
+    stack = line.stack
+    await _bound(line)
+    _, cursor = await _report(line)
+    electrician = line.uid("electrician")
+    mine = await line.card_in(electrician, cursor)
+    claim = mine["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    await stack.press(electrician, mine["message_id"], claim, electrician)
+    await stack.say(electrician, electrician, "/answer Q-2026-0001 已派人检修")
+    return electrician, await line.with_button(line.uid("owner"), "v1:confirm:")
+
+
+async def test_not_solved_asks_why_and_sends_it_back(line: Line) -> None:
+    stack = line.stack
+    electrician, notice = await _claimed_and_answered(line)
+    owner = line.uid("owner")
+    not_solved = notice["reply_markup"]["inline_keyboard"][0][1]["callback_data"]
+    cursor = await stack.control.cursor()
+    await stack.press(owner, notice["message_id"], not_solved, owner)
+    (question,) = await stack.replies(owner, cursor)
+    assert "what is still not solved" in question["text"]
+    cursor = await stack.control.cursor()
+    done = await stack.say(owner, owner, "还是每天跳闸")
+    assert done["text"] == "Q-2026-0001 went back to the department."
+    reopened = [m for m in await stack.replies(electrician, cursor) if "not solved" in m["text"]]
+    assert "还是每天跳闸" in reopened[0]["text"]
+
+
+async def test_a_transfer_by_buttons_asks_for_the_reason(line: Line) -> None:
+    stack, control = line.stack, line.stack.control
+    await _bound(line)
+    _, cursor = await _report(line)
+    electrician = line.uid("electrician")
+    mine = await line.card_in(electrician, cursor)
+    transfer = mine["reply_markup"]["inline_keyboard"][0][1]["callback_data"]
+    cursor = await control.cursor()
+    await stack.press(electrician, mine["message_id"], transfer, electrician)
+    (choose,) = await stack.replies(electrician, cursor)
+    targets = {
+        b["text"]: b["callback_data"]
+        for row in choose["reply_markup"]["inline_keyboard"]
+        for b in row
+    }
+    assert set(targets) == {"人社局"}
+    cursor = await control.cursor()
+    await stack.press(electrician, choose["message_id"], targets["人社局"], electrician)
+    (ask,) = await stack.replies(electrician, cursor)
+    assert "why transfer" in ask["text"]
+    cursor = await control.cursor()
+    done = await stack.say(electrician, electrician, "属于用工问题")
+    assert done["text"] == "Q-2026-0001 was transferred."
+    hr = await line.card_in(line.hr_chat, cursor)
+    assert "Lead: 人社局" in hr["text"]
+
+
+async def test_an_unplaced_problem_is_assigned_by_the_coordinator(line: Line) -> None:
+    stack = line.stack
+    await _bound(line)
+    _, cursor = await _report(line, "#问题 想咨询出口退税流程")
+    coordinator = line.uid("coordinator")
+    triage = await line.card_in(coordinator, cursor)
+    assert "awaiting the coordinator" in triage["text"]
+    buttons = {
+        b["text"]: b["callback_data"]
+        for row in triage["reply_markup"]["inline_keyboard"]
+        for b in row
+    }
+    stranger = line.uid("stranger")
+    refused = await stack.press(coordinator, triage["message_id"], buttons["人社局"], stranger)
+    assert refused == "You are not allowed to do that."
+    done = await stack.press(coordinator, triage["message_id"], buttons["人社局"], coordinator)
+    assert done == "Q-2026-0001 was assigned."
+    await line.card_in(line.hr_chat, cursor)
+
+
+async def test_bad_input_gets_clear_answers(line: Line) -> None:
+    stack, control = line.stack, line.stack.control
+    owner = line.uid("owner")
+    unbound = await stack.say(line.group, owner, "#问题 停电")
+    assert "not bound as an industry group" in unbound["text"]
+    await _bound(line)
+    assert (await stack.say(line.group, owner, "/report"))["text"].startswith("Usage: /report")
+    too_long = await stack.say(line.group, owner, "/report " + "停" * 2100)
+    assert "too long" in too_long["text"]
+    unknown = await stack.say(owner, owner, "/history Q-2026-9999")
+    assert unknown["text"] == "There is no such issue: Q-2026-9999."
+    garbage = await stack.say(owner, owner, "/history banana")
+    assert garbage["text"] == "There is no such issue: banana."
+    anonymous = await stack.say(line.group, owner, "#问题 停电", anonymous_admin=True)
+    assert anonymous["text"].startswith("Please write as yourself")
+
+    card, _ = await _report(line)
+    forged = await stack.press(line.group, card["message_id"], "v1:claim:99999", owner)
+    assert forged == "There is no such issue."
+    bogus = await stack.press(line.group, card["message_id"], "v1:claim:x; drop", owner)
+    assert bogus == "This button is no longer valid."
+    not_theirs = await stack.press(line.group, card["message_id"], "v1:claim:1", owner)
+    assert not_theirs == "You are not allowed to do that."
+
+    sent = await control.send_text(line.group, "#问题 用电报装", from_user_id=owner)
+    await stack.quiet()
+    cursor = await control.cursor()
+    await control.edit_text(line.group, sent["message_id"], "#问题 用电报装（改）")
+    (edited,) = await stack.replies(line.group, cursor)
+    assert "filed as first written" in edited["text"]
+    async with stack.db.sessions() as session:
+        texts = list(await session.scalars(select(Issue.text).order_by(Issue.id)))
+    assert texts == ["厂区经常停电，影响生产", "用电报装"]
+
+
+async def test_photos_attach_to_reports_and_details_reach_the_department(line: Line) -> None:
+    stack, control = line.stack, line.stack.control
+    await _bound(line)
+    owner = line.uid("owner")
+    cursor = await control.cursor()
+    await control.send_photo(line.group, from_user_id=owner, caption="#问题 停电照片如图")
+    card = await line.card_in(line.group, cursor)
+    cursor = await control.cursor()
+    await control.send_document(
+        line.group,
+        from_user_id=owner,
+        name="电表.pdf",
+        caption="补充电表记录",
+        reply_to=card["message_id"],
+    )
+    thanks = await stack.replies(line.group, cursor)
+    assert thanks[0]["text"] == "Your details went to the department."
+    detail = await stack.replies(line.uid("electrician"), cursor)
+    assert "补充电表记录" in detail[0]["text"]
+    async with stack.db.sessions() as session:
+        files = list(await session.execute(select(IssueAttachment.kind, IssueAttachment.stage)))
+    assert sorted(tuple(f) for f in files) == [("document", "detail"), ("photo", "report")]
