@@ -9,10 +9,28 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2.ext import Extension
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 LANGUAGES = ("zh_CN", "en")
 MESSAGE_LIMIT = 4096
+
+
+_BLOCK_ONLY_LINE = re.compile(r"^\s*(\{%(?:(?!%\}).)*%\}\s*)+$")
+
+
+class BlockLines(Extension):
+    """A line holding only block tags leaves no line break; any other line keeps its own.
+
+    Jinja's trim_blocks would also eat the break after an inline `{% endif %}` that ends a line
+    of text, gluing it to the next line; this keeps the template's lines as they are written.
+    """
+
+    def preprocess(self, source: str, name: str | None, filename: str | None = None) -> str:
+        lines = source.split("\n")
+        return "".join(
+            line if _BLOCK_ONLY_LINE.match(line) else line + "\n" for line in lines[:-1]
+        ) + lines[-1]
 
 
 @lru_cache(maxsize=4)
@@ -22,9 +40,9 @@ def environment(root: Path = TEMPLATES) -> Environment:
         loader=FileSystemLoader(root),
         autoescape=True,
         undefined=StrictUndefined,
-        trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=False,
+        extensions=[BlockLines],
     )
 
 

@@ -1,11 +1,19 @@
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import pytest
 from jinja2 import UndefinedError
 
-from models.texts import LANGUAGES, MESSAGE_LIMIT, render, split_message, template_keys
+from models.texts import (
+    LANGUAGES,
+    MESSAGE_LIMIT,
+    environment,
+    render,
+    split_message,
+    template_keys,
+)
 from tests.unit.samples import SAMPLE
 
 
@@ -84,3 +92,13 @@ def test_one_endless_word_is_cut_hard() -> None:
     parts = split_message("x" * 10_000)
     assert "".join(parts) == "x" * 10_000
     assert all(len(part) <= MESSAGE_LIMIT for part in parts)
+
+
+def test_lines_of_text_keep_their_breaks_and_lines_of_tags_leave_none(tmp_path: Path) -> None:
+    (tmp_path / "en").mkdir()
+    (tmp_path / "en" / "t.j2").write_text(
+        "{% if a %}\nA: {{ a }}{% if b %} (b){% endif %}\n{% endif %}\nnext\n", encoding="utf-8"
+    )
+    template = environment(tmp_path).get_template("en/t.j2")
+    assert template.render(a=1, b=True) == "A: 1 (b)\nnext"
+    assert template.render(a=0, b=False) == "next"
