@@ -20,6 +20,7 @@ from models.services.contacts import ChatRef, Contact, Sender, chat_of, meet
 from models.services.intake import claim_update
 from models.services.issues import Desk
 from models.tables import Chat
+from models.texts import plain
 from reminders.outbox import OutboxDispatcher
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,7 @@ def transactional(
         edge.wake_outbox()
         query = update.callback_query
         if query is not None:
-            await query.answer(turn.callback_answer)
+            await query.answer(plain(turn.callback_answer) if turn.callback_answer else None)
 
     return handle
 

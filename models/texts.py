@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Mapping
 from functools import lru_cache
@@ -28,9 +29,10 @@ class BlockLines(Extension):
 
     def preprocess(self, source: str, name: str | None, filename: str | None = None) -> str:
         lines = source.split("\n")
-        return "".join(
-            line if _BLOCK_ONLY_LINE.match(line) else line + "\n" for line in lines[:-1]
-        ) + lines[-1]
+        return (
+            "".join(line if _BLOCK_ONLY_LINE.match(line) else line + "\n" for line in lines[:-1])
+            + lines[-1]
+        )
 
 
 @lru_cache(maxsize=4)
@@ -52,6 +54,16 @@ def render(key: str, language: str, params: Mapping[str, Any] | None = None) -> 
         raise ValueError(f"unknown language {language!r}")
     template = environment().get_template(f"{language}/{key}.j2")
     return template.render(**(params or {})).strip()
+
+
+_ANY_TAG = re.compile(r"<[^>]+>")
+CALLBACK_ANSWER_LIMIT = 200
+
+
+def plain(html_text: str, limit: int = CALLBACK_ANSWER_LIMIT) -> str:
+    """Rendered HTML as plain text, for places Telegram shows no markup (button answers)."""
+    text = html.unescape(_ANY_TAG.sub("", html_text))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def template_keys(language: str) -> list[str]:

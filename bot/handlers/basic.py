@@ -200,7 +200,14 @@ async def membership(turn: Turn) -> None:
     was_out = change.old_chat_member.status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)
     await chat_service.mark_deliverable(turn.session, turn.now, chat)
     if was_out and change.chat.type != "private":
-        await enqueue(turn.session, turn.now, chat, "bot_added", turn.edge.settings.language)
+        await enqueue(
+            turn.session,
+            turn.now,
+            chat,
+            "bot_added",
+            turn.edge.settings.language,
+            {"purpose": chat.purpose, "industry": chat.industry},
+        )
 
 
 def register_commands(application: NodeApplication) -> None:

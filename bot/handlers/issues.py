@@ -11,6 +11,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 
 from bot.edge import NodeApplication, Turn, transactional
 from models.rules.permissions import Action, can
+from models.rules.routing import find_issue_number
 from models.services import issues
 from models.services.issues import Attachment, Outcome, Refusal, Report
 from models.services.knowledge import find_similar_answered
@@ -354,6 +355,10 @@ async def message(turn: Turn) -> None:
         return
     if replied is not None:
         issue = await issues.issue_by_card(turn.session, turn.chat, replied.message_id)
+        if issue is None and to_bot:
+            # The card may be so fresh that its message id is not stored yet; it shows its number.
+            number = find_issue_number(replied.text or replied.caption or "")
+            issue = await issues.issue_by_number(turn.session, number) if number else None
         if issue is not None and not tagged:
             await _reply_to_card(turn, issue, text, attachments)
             return
@@ -438,6 +443,8 @@ async def button(turn: Turn) -> None:
         outcome = await issues.confirm_issue(session, now, desk, who, numbers[0], flag == "yes")
         if not outcome.ok:
             await _refuse(turn, outcome)
+        else:
+            await _done(turn, "confirmed" if flag == "yes" else "asked")
         return
     if verb == "rate":
         outcome = await issues.rate_issue(session, now, who, numbers[0], numbers[1])

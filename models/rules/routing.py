@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -74,3 +75,12 @@ def parse_issue_number(text: str) -> str | None:
     if len(parts[1]) != 4 or not 0 < int(parts[2]) < 10**7:
         return None
     return issue_number(int(parts[1]), int(parts[2]))
+
+
+_NUMBER_IN_TEXT = re.compile(r"\bQ-\d{4}-\d{4,7}\b")
+
+
+def find_issue_number(text: str) -> str | None:
+    """The first issue number shown in a text, such as a card's title."""
+    found = _NUMBER_IN_TEXT.search(text)
+    return found.group(0) if found else None

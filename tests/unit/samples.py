@@ -48,6 +48,7 @@ SAMPLE: dict[str, Any] = {
     "issues": [{"number": "Q-2026-0001", "status": "routed", "due": "03-02 17:30", "text": "停电"}],
     "entries": [{"at": "03-02 09:00", "actor": "陈药企", "action": "issue_reported", "note": None}],
     "here": False,
+    "purpose": "industry",
     "origin": "医药企业群",
     "topic": "utilities",
     "words": "停电",

@@ -1,4 +1,4 @@
-from models.rules.routing import Rule, issue_number, parse_issue_number, route
+from models.rules.routing import Rule, find_issue_number, issue_number, parse_issue_number, route
 
 POWER, HR, LAND, GAS = 1, 2, 3, 4
 RULES = [
@@ -57,3 +57,8 @@ def test_issue_numbers_round_trip() -> None:
     assert parse_issue_number("Ｑ-2026-0007") == "Q-2026-0007"
     for bad in ("", "Q-26-1", "Q-2026-", "X-2026-1", "Q-2026-0", "Q-2026-1-2", "Q-abcd-1"):
         assert parse_issue_number(bad) is None
+
+
+def test_a_card_shows_its_number() -> None:
+    assert find_issue_number("📋 Q-2026-0012 · in hand") == "Q-2026-0012"
+    assert find_issue_number("no number, only XQ-2026-0001X") is None

@@ -10,6 +10,7 @@ from models.texts import (
     LANGUAGES,
     MESSAGE_LIMIT,
     environment,
+    plain,
     render,
     split_message,
     template_keys,
@@ -102,3 +103,8 @@ def test_lines_of_text_keep_their_breaks_and_lines_of_tags_leave_none(tmp_path: 
     template = environment(tmp_path).get_template("en/t.j2")
     assert template.render(a=1, b=True) == "A: 1 (b)\nnext"
     assert template.render(a=0, b=False) == "next"
+
+
+def test_button_answers_are_plain_text_within_telegrams_limit() -> None:
+    assert plain("<b>Q-2026-0001</b> &amp; co") == "Q-2026-0001 & co"
+    assert len(plain("x" * 500)) == 200

@@ -1,0 +1,226 @@
+"""`nodedesk demo --script`: the sample county's direct line, walked through the control API.
+
+Each step acts as a person and waits for what the bot must answer; a missing answer is a
+failure. At the end the transcript of every chat is printed; the exit status is non-zero if
+any step failed.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.demo import Demo
+
+Message = dict[str, Any]
+WAIT = 15.0
+
+
+@dataclass
+class Walk:
+    demo: Demo
+    failures: list[str] = field(default_factory=list)
+    steps: int = 0
+
+    def person(self, name: str) -> int:
+        return next(int(p["id"]) for p in self.demo.county["people"] if p["name"] == name)
+
+    def group(self, title: str) -> int:
+        return next(int(g["id"]) for g in self.demo.county["groups"] if g["title"] == title)
+
+    async def expect(
+        self, what: str, chat_id: int, after: int, test: Callable[[Message], bool]
+    ) -> Message | None:
+        """Wait for a bot message in `chat_id` after `after` that passes `test`."""
+        self.steps += 1
+        control = self.demo.control
+        seen = after
+        for _ in range(int(WAIT)):
+            try:
+                found = await control.wait_for_bot_messages(
+                    1, chat_id=chat_id, after_seq=seen, timeout=1.0
+                )
+            except TimeoutError:
+                found = []
+            for message in found:
+                seen = max(seen, int(message["seq"]))
+                if test(message):
+                    print(f"  ✓ {what}")
+                    return message
+            # A card is edited in place rather than sent anew.
+            for message in await control.messages(chat_id):
+                if message["is_bot"] and message.get("edited") and test(message):
+                    print(f"  ✓ {what}")
+                    return message
+        print(f"  ✗ {what}: no such answer")
+        self.failures.append(what)
+        return None
+
+    async def press(
+        self, message: Message | None, prefix: str, user: int, label: str | None = None
+    ) -> str | None:
+        """Press the first button whose data starts with `prefix` (and label is `label`)."""
+        if message is None:
+            return None
+        for row in (message.get("reply_markup") or {}).get("inline_keyboard", []):
+            for button in row:
+                data = str(button.get("callback_data", ""))
+                if data.startswith(prefix) and label in (None, button.get("text")):
+                    pressed = await self.demo.control.press_button(
+                        message["chat_id"],
+                        message["message_id"],
+                        data=button["callback_data"],
+                        from_user_id=user,
+                        wait=WAIT,
+                    )
+                    answer = (pressed.get("answer") or {}).get("text")
+                    print(f"    pressed {button['text']!r} → {answer!r}")
+                    return str(answer) if answer is not None else ""
+        self.failures.append(f"no {prefix} button")
+        print(f"  ✗ no {prefix} button")
+        return None
+
+
+def _text(message: Message) -> str:
+    return str(message.get("text") or "")
+
+
+def _has_button(prefix: str) -> Callable[[Message], bool]:
+    def test(message: Message) -> bool:
+        keyboard = (message.get("reply_markup") or {}).get("inline_keyboard", [])
+        return any(str(b.get("callback_data", "")).startswith(prefix) for r in keyboard for b in r)
+
+    return test
+
+
+async def run_script(demo: Demo) -> int:
+    walk = Walk(demo)
+    control = demo.control
+    chen, chu = walk.person("陈药企"), walk.person("褚药企")
+    zhao, wei = walk.person("赵电力"), walk.person("卫茶企")
+    wang, zheng = walk.person("王营商"), walk.person("郑财政")
+    pharma, tea = walk.group("医药企业群"), walk.group("花卉茶叶企业群")
+
+    print("1. A firm member starts the bot in private")
+    cursor = await control.cursor()
+    await control.send_text(chen, "/start", from_user_id=chen)
+    await walk.expect("greeting with buttons", chen, cursor, _has_button("v1:help"))
+
+    print("2. The firm raises a problem in its industry group")
+    cursor = await control.cursor()
+    report = await control.send_text(
+        pharma, "#问题 新厂房用电报装两个月了还没有接电，影响投产", from_user_id=chen
+    )
+    await walk.expect(
+        "issue card Q-2026-0001 in the group, routed to the power company",
+        pharma,
+        cursor,
+        lambda m: "Q-2026-0001" in _text(m) and m.get("reply_to") == report["message_id"],
+    )
+    card = await walk.expect(
+        "the power company's official gets the card with [Claim]",
+        zhao,
+        cursor,
+        _has_button("v1:claim:"),
+    )
+
+    print("3. The official claims it, then answers by replying to the card")
+    await walk.press(card, "v1:claim:", zhao)
+    cursor = await control.cursor()
+    if card is not None:
+        await control.send_text(
+            zhao,
+            "已协调施工队，本周五前完成接电。",
+            from_user_id=zhao,
+            reply_to=card["message_id"],
+        )
+    ack = await walk.expect("the answer is acknowledged", zhao, cursor, _has_button("v1:general:"))
+    await walk.press(ack, "v1:general:", zhao)
+
+    print("4. The firm confirms and rates; the general answer is broadcast")
+    notice = await walk.expect(
+        "the firm is asked whether it is solved", chen, cursor, _has_button("v1:confirm:")
+    )
+    cursor = await control.cursor()
+    await walk.press(notice, "v1:confirm:", chen)
+    rating = await walk.expect("the firm is asked to rate", chen, cursor, _has_button("v1:rate:"))
+    await walk.press(rating, "v1:rate:", chen, label="5分")
+    await walk.expect(
+        "the answer is broadcast to the pharma group",
+        pharma,
+        cursor,
+        lambda m: "本周五前完成接电" in _text(m) and "Q-2026-0001" in _text(m),
+    )
+
+    print("5. Another firm asks the same: the earlier answer is shown first")
+    cursor = await control.cursor()
+    await control.send_text(pharma, "#问题 用电报装一直没有接电怎么办", from_user_id=chu)
+    similar = await walk.expect(
+        "the similar answered issue is offered", pharma, cursor, _has_button("v1:draft:")
+    )
+    await walk.press(similar, "v1:draft:", chu)
+
+    print("6. A problem no rule places goes to the coordinator, who assigns it")
+    cursor = await control.cursor()
+    await control.send_text(tea, "#问题 想了解出口退税政策怎么申请", from_user_id=wei)
+    await walk.expect(
+        "the tea group sees card Q-2026-0002", tea, cursor, lambda m: "Q-2026-0002" in _text(m)
+    )
+    triage = await walk.expect(
+        "the coordinator gets it with department buttons", wang, cursor, _has_button("v1:assign:")
+    )
+    await walk.press(triage, "v1:assign:", wang, label="县财政局")
+    fin_card = await walk.expect(
+        "the finance bureau gets the card", zheng, cursor, _has_button("v1:claim:")
+    )
+
+    print("7. Answered but never confirmed: moving the clock closes it as unconfirmed")
+    await walk.press(fin_card, "v1:claim:", zheng)
+    cursor = await control.cursor()
+    await control.send_text(
+        zheng,
+        "/answer Q-2026-0002 出口退税可在电子税务局申报，财政局可上门辅导。",
+        from_user_id=zheng,
+    )
+    await walk.expect("the tea firm is asked to confirm", wei, cursor, _has_button("v1:confirm:"))
+    await control.advance_clock(4 * 24 * 3600)
+    await walk.expect(
+        "after four days the card says closed, unconfirmed",
+        tea,
+        cursor,
+        lambda m: "Q-2026-0002" in _text(m) and ("未确认" in _text(m) or "unconfirmed" in _text(m)),
+    )
+
+    print("8. Anyone searches the knowledge base; the firm reads the track")
+    cursor = await control.cursor()
+    await control.send_text(chen, "/faq 用电报装", from_user_id=chen)
+    await walk.expect("/faq finds the answer", chen, cursor, lambda m: "Q-2026-0001" in _text(m))
+    cursor = await control.cursor()
+    await control.send_text(chen, "/history Q-2026-0001", from_user_id=chen)
+    await walk.expect("/history shows the track", chen, cursor, lambda m: "Q-2026-0001" in _text(m))
+
+    await _transcript(demo)
+    print(f"\n{walk.steps - len(walk.failures)}/{walk.steps} expected answers arrived.")
+    if walk.failures:
+        print("Missing:", *walk.failures, sep="\n  ", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _transcript(demo: Demo) -> None:
+    print("\n=== Transcript ===")
+    names = {int(p["id"]): p["name"] for p in demo.county["people"]}
+    for chat in await demo.control.chats():
+        messages = await demo.control.messages(int(chat["id"]))
+        if not messages:
+            continue
+        title = chat.get("title") or names.get(int(chat["id"]), str(chat["id"]))
+        print(f"\n--- {title} ---")
+        for message in messages:
+            who = "bot" if message["is_bot"] else (message.get("from") or {}).get("first_name", "?")
+            body = (message.get("text") or message.get("caption") or "").replace("\n", "\n    ")
+            edited = " (edited)" if message.get("edited") else ""
+            print(f"[{who}]{edited} {body}")
