@@ -59,7 +59,14 @@ async def line(stack: Stack) -> Line:
         await control.create_chat("private", user_id=person.telegram_id)
     members = [county.owner.telegram_id, county.stranger.telegram_id]
     group = (
-        await control.create_chat("supergroup", title="医药企业群", members=members, with_bot=False)
+        await control.create_chat(
+            "supergroup",
+            title="医药企业群",
+            members=members,
+            creator_id=county.coordinator.telegram_id,
+            admins=[county.owner.telegram_id],
+            with_bot=False,
+        )
     )["id"]
     hr_chat = (
         await control.create_chat(
@@ -74,7 +81,7 @@ async def line(stack: Stack) -> Line:
             )
     bot_id = int((await control.bot())["id"])
     for chat in (group, hr_chat):
-        await control.add_member(chat, bot_id, by=county.owner.telegram_id)
+        await control.add_member(chat, bot_id, by=county.coordinator.telegram_id)
     await stack.quiet()
     return Line(stack, county, group, hr_chat)
 
@@ -298,3 +305,34 @@ async def test_photos_attach_to_reports_and_details_reach_the_department(line: L
     async with stack.db.sessions() as session:
         files = list(await session.execute(select(IssueAttachment.kind, IssueAttachment.stage)))
     assert sorted(tuple(f) for f in files) == [("document", "detail"), ("photo", "report")]
+
+
+async def test_a_reply_to_the_bot_in_the_group_is_a_report(line: Line) -> None:
+    control = line.stack.control
+    owner = line.uid("owner")
+    greeting = (await control.messages(line.group))[-1]
+    assert greeting["is_bot"]
+    cursor = await control.cursor()
+    await control.send_text(
+        line.group, "用电报装一直没人受理", from_user_id=owner, reply_to=greeting["message_id"]
+    )
+    card = await line.card_in(line.group, cursor)
+    assert "Q-2026-0001" in card["text"] and "用电报装一直没人受理" in card["text"]
+
+
+async def test_a_member_who_left_the_group_still_confirms_in_private(line: Line) -> None:
+    stack, control = line.stack, line.stack.control
+    owner = line.uid("owner")
+    await _bound(line)
+    await _report(line)
+    await control.remove_member(line.group, owner)
+    electrician = line.uid("electrician")
+    await stack.say(electrician, electrician, "/claim Q-2026-0001")
+    await stack.say(electrician, electrician, "/answer Q-2026-0001 已派人检修")
+    notice = await line.with_button(owner, "v1:confirm:")
+    solved = notice["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    answer = await stack.press(owner, notice["message_id"], solved, owner)
+    assert answer == "Thank you: the issue is closed."
+    async with stack.db.sessions() as session:
+        issue = await session.scalar(select(Issue))
+        assert issue is not None and issue.status == "closed"
