@@ -374,11 +374,7 @@ async def _reply_to_card(
     """On a card, the firm adds details; the lead department's official answers."""
     assert turn.contact is not None
     contact = turn.contact
-    official = (
-        can(contact.roles, Action.ANSWER_ISSUE)
-        and contact.person.department_id == issue.department_id
-    )
-    if official:
+    if issues.may_answer(contact, issue):
         await _answer(turn, issue, text, attachments)
         return
     outcome = await issues.add_detail(

@@ -507,16 +507,10 @@ async def transfer_issue(
     issue = await session.get(Issue, issue_id)
     if issue is None:
         return refuse(Refusal.UNKNOWN_ISSUE)
-    coordinator = can(who.roles, Action.TRIAGE)
-    own = can(who.roles, Action.TRANSFER_ISSUE) and who.person.department_id == issue.department_id
-    if not (coordinator or own):
-        return refuse(Refusal.NOT_ALLOWED, issue)
-    if issue.status not in OPEN_STATUSES:
-        return refuse(Refusal.MOVED_ON, issue, status=issue.status)
-    if department is None:
-        return refuse(Refusal.UNKNOWN_DEPARTMENT, issue)
-    if department.id == issue.department_id:
-        return refuse(Refusal.SAME_DEPARTMENT, issue)
+    refused = _why_not_transfer(who, issue) or _why_not_to(issue, department)
+    if refused is not None:
+        return refused
+    assert department is not None
     reason = reason.strip()
     if not reason:
         return refuse(Refusal.NO_REASON, issue)
@@ -573,6 +567,35 @@ async def assign_issue(
     return Outcome(issue=issue)
 
 
+def _may_transfer(who: Contact, issue: Issue) -> bool:
+    """The coordinator may move any issue; an official only one of their own department."""
+    if can(who.roles, Action.TRIAGE):
+        return True
+    return can(who.roles, Action.TRANSFER_ISSUE) and who.person.department_id == issue.department_id
+
+
+def _why_not_transfer(who: Contact, issue: Issue) -> Outcome | None:
+    """Why this person cannot move this issue now (None: they can)."""
+    if not _may_transfer(who, issue):
+        return refuse(Refusal.NOT_ALLOWED, issue)
+    if issue.status not in OPEN_STATUSES:
+        return refuse(Refusal.MOVED_ON, issue, status=issue.status)
+    return None
+
+
+def _why_not_to(issue: Issue, department: Department | None) -> Outcome | None:
+    if department is None:
+        return refuse(Refusal.UNKNOWN_DEPARTMENT, issue)
+    if department.id == issue.department_id:
+        return refuse(Refusal.SAME_DEPARTMENT, issue)
+    return None
+
+
+def may_answer(who: Contact, issue: Issue) -> bool:
+    """Officials of the lead department answer (and mark answers general)."""
+    return can(who.roles, Action.ANSWER_ISSUE) and who.person.department_id == issue.department_id
+
+
 async def _hand_to(
     session: AsyncSession, now: datetime, desk: Desk, issue: Issue, department: Department
 ) -> None:
@@ -601,7 +624,7 @@ async def answer_issue(
     issue = await session.get(Issue, issue_id)
     if issue is None:
         return refuse(Refusal.UNKNOWN_ISSUE)
-    if not can(who.roles, Action.ANSWER_ISSUE) or who.person.department_id != issue.department_id:
+    if not may_answer(who, issue):
         return refuse(Refusal.NOT_ALLOWED, issue)
     if issue.status not in (IssueStatus.CLAIMED, IssueStatus.REOPENED):
         return refuse(Refusal.MOVED_ON, issue, status=issue.status)
@@ -650,7 +673,7 @@ async def mark_general(
     issue = await session.get(Issue, issue_id)
     if issue is None:
         return refuse(Refusal.UNKNOWN_ISSUE)
-    if not can(who.roles, Action.ANSWER_ISSUE) or who.person.department_id != issue.department_id:
+    if not may_answer(who, issue):
         return refuse(Refusal.NOT_ALLOWED, issue)
     if issue.answer is None or issue.is_general:
         return refuse(Refusal.MOVED_ON, issue, status=issue.status)
@@ -969,16 +992,10 @@ async def ask_transfer_reason(
     department = await session.get(Department, department_id)
     if issue is None:
         return refuse(Refusal.UNKNOWN_ISSUE)
-    coordinator = can(who.roles, Action.TRIAGE)
-    own = can(who.roles, Action.TRANSFER_ISSUE) and who.person.department_id == issue.department_id
-    if not (coordinator or own):
-        return refuse(Refusal.NOT_ALLOWED, issue)
-    if issue.status not in OPEN_STATUSES:
-        return refuse(Refusal.MOVED_ON, issue, status=issue.status)
-    if department is None:
-        return refuse(Refusal.UNKNOWN_DEPARTMENT, issue)
-    if department.id == issue.department_id:
-        return refuse(Refusal.SAME_DEPARTMENT, issue)
+    refused = _why_not_transfer(who, issue) or _why_not_to(issue, department)
+    if refused is not None:
+        return refused
+    assert department is not None
     await _ask(
         session,
         now,
@@ -1190,12 +1207,9 @@ async def transfer_choices(
     issue = await session.get(Issue, issue_id)
     if issue is None:
         return refuse(Refusal.UNKNOWN_ISSUE), []
-    coordinator = can(who.roles, Action.TRIAGE)
-    own = can(who.roles, Action.TRANSFER_ISSUE) and who.person.department_id == issue.department_id
-    if not (coordinator or own):
-        return refuse(Refusal.NOT_ALLOWED, issue), []
-    if issue.status not in OPEN_STATUSES:
-        return refuse(Refusal.MOVED_ON, issue, status=issue.status), []
+    refused = _why_not_transfer(who, issue)
+    if refused is not None:
+        return refused, []
     departments = await session.scalars(
         select(Department)
         .where(Department.is_coordinator.is_(False), Department.id != issue.department_id)
