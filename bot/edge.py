@@ -20,7 +20,7 @@ from models.services.contacts import ChatRef, Contact, Sender, chat_of, meet
 from models.services.intake import claim_update
 from models.services.issues import Desk
 from models.tables import Chat
-from models.texts import plain
+from models.texts import plain, render
 from reminders.outbox import OutboxDispatcher
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,20 @@ class Turn:
     @property
     def args(self) -> list[str]:
         return list(self.context.args or [])
+
+    async def answer(self, template: str, **params: Any) -> None:
+        """Answer a button press on the button, anything else with a message."""
+        if self.update.callback_query is not None:
+            self.callback_answer = render(template, self.language, params)
+        else:
+            await self.reply(template, **params)
+
+    async def needs_person(self) -> bool:
+        """Acting needs a person behind the update: not an anonymous admin, not a channel."""
+        if self.contact is None:
+            await self.answer("anonymous")
+            return False
+        return True
 
     async def reply(
         self, template: str, buttons: list[list[dict[str, Any]]] | None = None, **params: Any

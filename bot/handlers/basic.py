@@ -20,7 +20,7 @@ from models.services import chats as chat_service
 from models.services import people
 from models.services.common import enqueue
 from models.services.contacts import ChatRef, chat_of
-from models.texts import LANGUAGES, render
+from models.texts import LANGUAGES
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +32,9 @@ def _roles(turn: Turn) -> frozenset[Role]:
     return turn.contact.roles if turn.contact else frozenset()
 
 
-async def _needs_person(turn: Turn) -> bool:
-    """Commands need a person behind them: not an anonymous admin, not a channel."""
-    if turn.contact is None:
-        await turn.reply("anonymous")
-        return False
-    return True
-
-
 @transactional
 async def start(turn: Turn) -> None:
-    if not await _needs_person(turn):
+    if not await turn.needs_person():
         return
     assert turn.contact is not None
     buttons = [
@@ -65,7 +57,7 @@ async def _send_help(turn: Turn) -> None:
 
 @transactional
 async def whoami(turn: Turn) -> None:
-    if await _needs_person(turn):
+    if await turn.needs_person():
         await _send_whoami(turn)
 
 
@@ -85,7 +77,7 @@ async def _send_whoami(turn: Turn) -> None:
 
 @transactional
 async def lang(turn: Turn) -> None:
-    if not await _needs_person(turn):
+    if not await turn.needs_person():
         return
     assert turn.contact is not None
     choice = turn.args[0] if len(turn.args) == 1 else ""
@@ -97,7 +89,7 @@ async def lang(turn: Turn) -> None:
 
 
 async def _change_role(turn: Turn, grant: bool) -> None:
-    if not await _needs_person(turn):
+    if not await turn.needs_person():
         return
     assert turn.contact is not None
     command = "grant" if grant else "revoke"
@@ -166,7 +158,7 @@ async def stale_button(turn: Turn) -> None:
     query = turn.update.callback_query
     assert query is not None
     log.info("stale or unknown button %r from %s", (query.data or "")[:64], query.from_user.id)
-    turn.callback_answer = render("button_stale", turn.language)
+    await turn.answer("button_stale")
 
 
 @transactional

@@ -16,7 +16,6 @@ from models.services import issues
 from models.services.issues import Attachment, Outcome, Refusal, Report
 from models.services.knowledge import find_similar_answered
 from models.tables import ChatPurpose, Issue, IssueStatus
-from models.texts import render
 
 TAG = re.compile(r"#(问题|issue)\b", re.IGNORECASE)
 
@@ -55,20 +54,7 @@ def _attachments(message: Message) -> list[Attachment]:
 
 
 async def _refuse(turn: Turn, outcome: Outcome, ref: str | None = None) -> None:
-    if turn.update.callback_query is not None:
-        turn.callback_answer = render("issue_refused", turn.language, refusal_params(outcome, ref))
-    else:
-        await turn.reply("issue_refused", **refusal_params(outcome, ref))
-
-
-async def _needs_person(turn: Turn) -> bool:
-    if turn.contact is None:
-        if turn.update.callback_query is not None:
-            turn.callback_answer = render("anonymous", turn.language)
-        else:
-            await turn.reply("anonymous")
-        return False
-    return True
+    await turn.answer("issue_refused", **refusal_params(outcome, ref))
 
 
 async def _find_similar(session: AsyncSession, text: str, industry: str | None) -> int | None:
@@ -100,7 +86,7 @@ async def _file(turn: Turn, text: str, message: Message, attachments: list[Attac
 async def report(turn: Turn) -> None:
     message = turn.update.effective_message
     assert message is not None
-    if not await _needs_person(turn):
+    if not await turn.needs_person():
         return
     text = _text_after_command(message)
     attachments = _attachments(message)
@@ -115,7 +101,7 @@ async def file_on_behalf(turn: Turn) -> None:
     """/file <firm> <breakfast|visit|phone> <text>: an official records a firm's problem."""
     message = turn.update.effective_message
     assert message is not None and turn.chat is not None
-    if not await _needs_person(turn):
+    if not await turn.needs_person():
         return
     assert turn.contact is not None
     if not can(turn.contact.roles, Action.FILE_ON_BEHALF):
@@ -162,7 +148,7 @@ async def _issue_from_args(
 
 @transactional
 async def answer(turn: Turn) -> None:
-    if not await _needs_person(turn):
+    if not await turn.needs_person():
         return
     found = await _issue_from_args(turn, "answer", 2)
     if found is not None:
@@ -188,7 +174,7 @@ async def _answer(turn: Turn, issue: Issue, text: str, attachments: list[Attachm
 
 @transactional
 async def claim(turn: Turn) -> None:
-    if not await _needs_person(turn):
+    if not await turn.needs_person():
         return
     found = await _issue_from_args(turn, "claim", 1)
     if found is not None:
@@ -207,16 +193,12 @@ async def _claim(turn: Turn, issue_id: int) -> None:
 
 
 async def _done(turn: Turn, what: str, number: str | None = None) -> None:
-    if turn.update.callback_query is not None:
-        params = {"what": what, "number": number}
-        turn.callback_answer = render("issue_done", turn.language, params)
-    else:
-        await turn.reply("issue_done", what=what, number=number)
+    await turn.answer("issue_done", what=what, number=number)
 
 
 @transactional
 async def transfer(turn: Turn) -> None:
-    if not await _needs_person(turn):
+    if not await turn.needs_person():
         return
     found = await _issue_from_args(turn, "transfer", 3)
     if found is None:
@@ -235,7 +217,7 @@ async def transfer(turn: Turn) -> None:
 
 @transactional
 async def callback_result(turn: Turn) -> None:
-    if not await _needs_person(turn):
+    if not await turn.needs_person():
         return
     found = await _issue_from_args(turn, "callback", 2)
     if found is None:
@@ -252,7 +234,7 @@ async def callback_result(turn: Turn) -> None:
 
 @transactional
 async def reopen(turn: Turn) -> None:
-    if not await _needs_person(turn):
+    if not await turn.needs_person():
         return
     found = await _issue_from_args(turn, "reopen", 2)
     if found is None:
@@ -269,7 +251,7 @@ async def reopen(turn: Turn) -> None:
 
 @transactional
 async def history(turn: Turn) -> None:
-    if not await _needs_person(turn):
+    if not await turn.needs_person():
         return
     found = await _issue_from_args(turn, "history", 1)
     if found is None:
@@ -296,7 +278,7 @@ async def history(turn: Turn) -> None:
 
 @transactional
 async def queue(turn: Turn) -> None:
-    if not await _needs_person(turn):
+    if not await turn.needs_person():
         return
     assert turn.contact is not None
     if not can(turn.contact.roles, Action.VIEW_QUEUE):
@@ -407,7 +389,7 @@ def _ids(turn: Turn) -> list[str]:
 
 @transactional
 async def button(turn: Turn) -> None:
-    if not await _needs_person(turn):
+    if not await turn.needs_person():
         return
     assert turn.contact is not None
     verb, *rest = _ids(turn)
@@ -453,9 +435,7 @@ async def button(turn: Turn) -> None:
     if verb == "general":
         outcome = await issues.mark_general(session, now, desk, who, numbers[0])
         if outcome.ok and outcome.issue is not None:
-            turn.callback_answer = render(
-                "issue_general_ack", turn.language, {"number": outcome.issue.number}
-            )
+            await turn.answer("issue_general_ack", number=outcome.issue.number)
         else:
             await _refuse(turn, outcome)
         return

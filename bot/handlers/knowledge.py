@@ -17,7 +17,6 @@ from models.services.broadcasts import (
     SubscriptionOutcome,
     SubscriptionResult,
 )
-from models.texts import render
 
 # The unsubscribe button under /subscriptions; the id is checked against the presser.
 UNSUBSCRIBE_BUTTON = r"^v1:unsub:\d{1,18}$"
@@ -33,13 +32,6 @@ def _command_text(message: Message | None) -> str:
         if entity.type == "bot_command" and entity.offset == 0:
             return text[entity.length :].strip()
     return text.strip()
-
-
-async def _needs_person(turn: Turn) -> bool:
-    if turn.contact is None:
-        await turn.reply("anonymous")
-        return False
-    return True
 
 
 # --- /faq ---------------------------------------------------------------------------------------
@@ -82,7 +74,7 @@ async def _say(turn: Turn, result: SubscriptionResult) -> None:
 
 
 async def _change_subscription(turn: Turn, command: str) -> None:
-    if not await _needs_person(turn):
+    if not await turn.needs_person():
         return
     assert turn.contact is not None and turn.chat is not None
     text = _command_text(turn.update.effective_message)
@@ -108,7 +100,7 @@ async def unsubscribe(turn: Turn) -> None:
 
 @transactional
 async def subscriptions(turn: Turn) -> None:
-    if not await _needs_person(turn):
+    if not await turn.needs_person():
         return
     assert turn.contact is not None and turn.chat is not None
     if turn.chat.kind != "private":
@@ -129,14 +121,14 @@ async def subscriptions(turn: Turn) -> None:
 async def unsubscribe_button(turn: Turn) -> None:
     query = turn.update.callback_query
     assert query is not None and query.data is not None
-    if turn.contact is None:
-        turn.callback_answer = render("anonymous", turn.language)
+    if not await turn.needs_person():
         return
+    assert turn.contact is not None
     subscription_id = int(query.data.rsplit(":", 1)[1])
     result = await broadcasts.unsubscribe_by_id(
         turn.session, turn.now, turn.contact, subscription_id
     )
-    turn.callback_answer = render("subscribe_result", turn.language, _result_params(result))
+    await turn.answer("subscribe_result", **_result_params(result))
 
 
 # --- policies -----------------------------------------------------------------------------------
@@ -145,7 +137,7 @@ async def unsubscribe_button(turn: Turn) -> None:
 @transactional
 async def policy(turn: Turn) -> None:
     """/policy <industry|all> <title> | <text>: a coordinator publishes a pro-business policy."""
-    if not await _needs_person(turn):
+    if not await turn.needs_person():
         return
     assert turn.contact is not None
     if not can(turn.contact.roles, Action.PUBLISH_POLICY):
@@ -189,7 +181,7 @@ async def policy(turn: Turn) -> None:
 @transactional
 async def policies(turn: Turn) -> None:
     """/policies: how many policies went out each month, to how many chats, how many arrived."""
-    if not await _needs_person(turn):
+    if not await turn.needs_person():
         return
     assert turn.contact is not None
     months = await broadcasts.policy_counts(

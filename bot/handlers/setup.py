@@ -28,14 +28,6 @@ def plain(text: str) -> str:
     return html.unescape(_TAG.sub("", text))
 
 
-async def _needs_person(turn: Turn) -> bool:
-    """Setting up needs a person behind the command: not an anonymous admin, not a channel."""
-    if turn.contact is None:
-        await turn.reply("anonymous")
-        return False
-    return True
-
-
 async def _usage(turn: Turn, command: str) -> None:
     await turn.reply("setup_usage", command=command, categories=list(CATEGORIES))
 
@@ -70,7 +62,7 @@ async def _is_chat_admin(turn: Turn) -> bool:
 
 @transactional
 async def adddept(turn: Turn) -> None:
-    if not await _needs_person(turn):
+    if not await turn.needs_person():
         return
     assert turn.contact is not None
     words = turn.args
@@ -85,7 +77,7 @@ async def adddept(turn: Turn) -> None:
 
 @transactional
 async def setdept(turn: Turn) -> None:
-    if not await _needs_person(turn):
+    if not await turn.needs_person():
         return
     assert turn.contact is not None
     if len(turn.args) < 2:
@@ -107,7 +99,7 @@ async def setdept(turn: Turn) -> None:
 
 @transactional
 async def bindgroup(turn: Turn) -> None:
-    if not await _needs_person(turn):
+    if not await turn.needs_person():
         return
     assert turn.contact is not None
     if not turn.args:
@@ -126,7 +118,7 @@ async def bindgroup(turn: Turn) -> None:
 
 @transactional
 async def binddept(turn: Turn) -> None:
-    if not await _needs_person(turn):
+    if not await turn.needs_person():
         return
     assert turn.contact is not None
     if not turn.args:
@@ -140,7 +132,7 @@ async def binddept(turn: Turn) -> None:
 
 @transactional
 async def unbind(turn: Turn) -> None:
-    if not await _needs_person(turn):
+    if not await turn.needs_person():
         return
     assert turn.contact is not None
     outcome = await setup.unbind(turn.session, turn.now, turn.contact, await _is_chat_admin(turn))
@@ -152,7 +144,7 @@ async def unbind(turn: Turn) -> None:
 
 @transactional
 async def addfirm(turn: Turn) -> None:
-    if not await _needs_person(turn):
+    if not await turn.needs_person():
         return
     assert turn.contact is not None
     args = setup.parse_addfirm(turn.args)
@@ -165,7 +157,7 @@ async def addfirm(turn: Turn) -> None:
 
 @transactional
 async def join(turn: Turn) -> None:
-    if not await _needs_person(turn):
+    if not await turn.needs_person():
         return
     assert turn.contact is not None
     if not turn.args:
@@ -217,7 +209,7 @@ async def member_button(turn: Turn) -> None:
 
 @transactional
 async def addrule(turn: Turn) -> None:
-    if not await _needs_person(turn):
+    if not await turn.needs_person():
         return
     assert turn.contact is not None
     args = setup.parse_addrule(turn.args)
@@ -230,7 +222,7 @@ async def addrule(turn: Turn) -> None:
 
 @transactional
 async def rules(turn: Turn) -> None:
-    if not await _needs_person(turn):
+    if not await turn.needs_person():
         return
     assert turn.contact is not None
     outcome = await setup.list_rules(turn.session, turn.contact)
@@ -239,7 +231,7 @@ async def rules(turn: Turn) -> None:
 
 @transactional
 async def delrule(turn: Turn) -> None:
-    if not await _needs_person(turn):
+    if not await turn.needs_person():
         return
     assert turn.contact is not None
     if len(turn.args) != 1:
@@ -251,7 +243,7 @@ async def delrule(turn: Turn) -> None:
 
 @transactional
 async def setpolicy(turn: Turn) -> None:
-    if not await _needs_person(turn):
+    if not await turn.needs_person():
         return
     assert turn.contact is not None
     args = setup.parse_setpolicy(turn.args)
@@ -264,7 +256,7 @@ async def setpolicy(turn: Turn) -> None:
 
 @transactional
 async def servicepolicies(turn: Turn) -> None:
-    if not await _needs_person(turn):
+    if not await turn.needs_person():
         return
     assert turn.contact is not None
     outcome = await setup.list_policies(turn.session, turn.contact)
