@@ -42,6 +42,9 @@ from models.tables import (
 )
 
 MAX_REPORT_LENGTH = 2000
+# A card is edited in place, so it must stay one message (4,096 characters) whatever it holds;
+# the full text is in the report and the answer notice.
+CARD_TEXT_LIMIT = 1200
 DEFAULT_CLOSE_WORKING_DAYS = 5
 DEFAULT_CONFIRM_DAYS = 3
 DIALOGUE_LIFETIME = timedelta(hours=24)
@@ -1043,7 +1046,7 @@ async def card_params(session: AsyncSession, desk: Desk, issue: Issue) -> dict[s
         "number": issue.number,
         "status": issue.status,
         "category": issue.category or "other",
-        "text": issue.text,
+        "text": _clip(issue.text, CARD_TEXT_LIMIT),
         "firm": firm.name if firm else None,
         "verified": issue.verified,
         "department": await _department_name(session, issue.department_id),
@@ -1052,7 +1055,7 @@ async def card_params(session: AsyncSession, desk: Desk, issue: Issue) -> dict[s
         "claim_by": local(issue.claim_due_at),
         "close_by": local(issue.close_due_at),
         "claimed_by": claimed_by.full_name if claimed_by else None,
-        "answer": issue.answer,
+        "answer": _clip(issue.answer, CARD_TEXT_LIMIT) if issue.answer else None,
         "close_kind": issue.close_kind,
         "reopen_count": issue.reopen_count,
         "private": issue.is_private,
@@ -1333,6 +1336,10 @@ async def _department_name(session: AsyncSession, department_id: int | None) -> 
     if department_id is None:
         return None
     return await session.scalar(select(Department.name).where(Department.id == department_id))
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _language_for(chat: Chat, who: Contact | None, desk: Desk) -> str:

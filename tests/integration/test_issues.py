@@ -14,6 +14,7 @@ from models.clock import FrozenClock
 from models.services import issues
 from models.services.issues import Attachment, Outcome, Refusal, Report
 from models.tables import AuditEntry, Chat, Issue, IssueAttachment, IssueCard, OutboxMessage
+from models.texts import render
 from tests.conftest import Database
 from tests.integration.county import DESK, County, build_county
 
@@ -504,3 +505,21 @@ async def test_call_backs_are_for_supervisors_and_history_shows_the_track(
         assert issues.may_see(await county.contact(session, county.recruiter), row)
         official_queue = await issues.queue(session, await county.contact(session, county.lineman))
         assert [i.number for i in official_queue] == ["Q-2026-0001"]
+
+
+async def test_a_card_stays_one_message_however_long_the_report_and_answer(
+    db: Database, clock: FrozenClock, county: County
+) -> None:
+    filed = await _report(db, clock, county, "停电" + "很" * (issues.MAX_REPORT_LENGTH - 2))
+    assert filed.issue is not None
+    async with db.sessions() as session, session.begin():
+        who = await county.contact(session, county.electrician)
+        await issues.claim_issue(session, clock.now(), DESK, who, filed.issue.id)
+        long_answer = "答" * issues.MAX_REPORT_LENGTH
+        await issues.answer_issue(session, clock.now(), DESK, who, filed.issue.id, long_answer)
+        issue = await session.get(Issue, filed.issue.id)
+        assert issue is not None
+        params = await issues.card_params(session, DESK, issue)
+    text = render("issue_card", "zh_CN", params)
+    assert len(text) < 4096
+    assert params["answer"].endswith("…")
