@@ -6,7 +6,7 @@ audit entries and the messages it causes in the caller's transaction, and says w
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -544,13 +544,10 @@ async def assign_issue(
     department_id: int,
 ) -> Outcome:
     """The coordinator places an issue that no rule placed."""
-    issue = await session.get(Issue, issue_id)
-    if issue is None:
-        return refuse(Refusal.UNKNOWN_ISSUE)
-    if not can(who.roles, Action.TRIAGE):
-        return refuse(Refusal.NOT_ALLOWED, issue)
-    if issue.status != IssueStatus.NEW:
-        return refuse(Refusal.MOVED_ON, issue, status=issue.status)
+    found = await _load(session, issue_id, who, _may_triage, IssueStatus.NEW)
+    if isinstance(found, Outcome):
+        return found
+    issue = found
     department = await session.get(Department, department_id)
     if department is None:
         return refuse(Refusal.UNKNOWN_DEPARTMENT, issue)
@@ -624,13 +621,12 @@ async def answer_issue(
     attachments: Sequence[Attachment] = (),
 ) -> Outcome:
     """The official who claimed the issue answers it; the firm is asked to confirm."""
-    issue = await session.get(Issue, issue_id)
-    if issue is None:
-        return refuse(Refusal.UNKNOWN_ISSUE)
-    if not may_answer(who, issue):
-        return refuse(Refusal.NOT_ALLOWED, issue)
-    if issue.status not in (IssueStatus.CLAIMED, IssueStatus.REOPENED):
-        return refuse(Refusal.MOVED_ON, issue, status=issue.status)
+    found = await _load(
+        session, issue_id, who, may_answer, IssueStatus.CLAIMED, IssueStatus.REOPENED
+    )
+    if isinstance(found, Outcome):
+        return found
+    issue = found
     text = text.strip()
     if not text:
         return refuse(Refusal.EMPTY, issue)
@@ -673,11 +669,10 @@ async def mark_general(
     session: AsyncSession, now: datetime, desk: Desk, who: Contact, issue_id: int
 ) -> Outcome:
     """The answering official says the answer serves a class of firms: broadcast it at closure."""
-    issue = await session.get(Issue, issue_id)
-    if issue is None:
-        return refuse(Refusal.UNKNOWN_ISSUE)
-    if not may_answer(who, issue):
-        return refuse(Refusal.NOT_ALLOWED, issue)
+    found = await _load(session, issue_id, who, may_answer)
+    if isinstance(found, Outcome):
+        return found
+    issue = found
     if issue.answer is None or issue.is_general:
         return refuse(Refusal.MOVED_ON, issue, status=issue.status)
     issue.is_general = True
@@ -686,6 +681,32 @@ async def mark_general(
     if issue.status == IssueStatus.CLOSED:
         await _broadcast(session, now, desk, issue)
     return Outcome(issue=issue)
+
+
+def _may_triage(who: Contact, issue: Issue) -> bool:
+    return can(who.roles, Action.TRIAGE)
+
+
+def _may_call_back(who: Contact, issue: Issue) -> bool:
+    return can(who.roles, Action.RECORD_CALLBACK)
+
+
+async def _load(
+    session: AsyncSession,
+    issue_id: int,
+    who: Contact,
+    allowed: Callable[[Contact, Issue], bool],
+    *statuses: str,
+) -> Issue | Outcome:
+    """The issue, if it exists, this person may act on it, and it is in one of `statuses`."""
+    issue = await session.get(Issue, issue_id)
+    if issue is None:
+        return refuse(Refusal.UNKNOWN_ISSUE)
+    if not allowed(who, issue):
+        return refuse(Refusal.NOT_ALLOWED, issue)
+    if statuses and issue.status not in statuses:
+        return refuse(Refusal.MOVED_ON, issue, status=issue.status)
+    return issue
 
 
 def _may_confirm(who: Contact, issue: Issue) -> bool:
@@ -703,13 +724,10 @@ async def confirm_issue(
     solved: bool,
 ) -> Outcome:
     """The firm says whether the answer solved it; not solved asks for the reason first."""
-    issue = await session.get(Issue, issue_id)
-    if issue is None:
-        return refuse(Refusal.UNKNOWN_ISSUE)
-    if not _may_confirm(who, issue):
-        return refuse(Refusal.NOT_ALLOWED, issue)
-    if issue.status != IssueStatus.ANSWERED:
-        return refuse(Refusal.MOVED_ON, issue, status=issue.status)
+    found = await _load(session, issue_id, who, _may_confirm, IssueStatus.ANSWERED)
+    if isinstance(found, Outcome):
+        return found
+    issue = found
     if not solved:
         await _ask(session, now, desk, who, issue, "reopen_reason")
         return Outcome(issue=issue, detail={"asked": "reopen_reason"})
@@ -738,13 +756,10 @@ async def reopen_issue(
     session: AsyncSession, now: datetime, desk: Desk, who: Contact, issue_id: int, reason: str
 ) -> Outcome:
     """Not solved: back to the same department, with the firm's reason."""
-    issue = await session.get(Issue, issue_id)
-    if issue is None:
-        return refuse(Refusal.UNKNOWN_ISSUE)
-    if not _may_confirm(who, issue):
-        return refuse(Refusal.NOT_ALLOWED, issue)
-    if issue.status != IssueStatus.ANSWERED:
-        return refuse(Refusal.MOVED_ON, issue, status=issue.status)
+    found = await _load(session, issue_id, who, _may_confirm, IssueStatus.ANSWERED)
+    if isinstance(found, Outcome):
+        return found
+    issue = found
     reason = reason.strip()
     if not reason:
         return refuse(Refusal.NO_REASON, issue)
@@ -774,13 +789,10 @@ async def reopen_issue(
 async def rate_issue(
     session: AsyncSession, now: datetime, who: Contact, issue_id: int, rating: int
 ) -> Outcome:
-    issue = await session.get(Issue, issue_id)
-    if issue is None:
-        return refuse(Refusal.UNKNOWN_ISSUE)
-    if not _may_confirm(who, issue):
-        return refuse(Refusal.NOT_ALLOWED, issue)
-    if issue.status != IssueStatus.CLOSED:
-        return refuse(Refusal.MOVED_ON, issue, status=issue.status)
+    found = await _load(session, issue_id, who, _may_confirm, IssueStatus.CLOSED)
+    if isinstance(found, Outcome):
+        return found
+    issue = found
     if not 1 <= rating <= 5:
         return refuse(Refusal.BAD_RATING, issue)
     issue.rating = rating
@@ -792,11 +804,10 @@ async def rate_issue(
 async def consent_to_name(
     session: AsyncSession, now: datetime, who: Contact, issue_id: int
 ) -> Outcome:
-    issue = await session.get(Issue, issue_id)
-    if issue is None:
-        return refuse(Refusal.UNKNOWN_ISSUE)
-    if not _may_confirm(who, issue):
-        return refuse(Refusal.NOT_ALLOWED, issue)
+    found = await _load(session, issue_id, who, _may_confirm)
+    if isinstance(found, Outcome):
+        return found
+    issue = found
     if issue.name_consent or issue.is_private:
         return refuse(Refusal.MOVED_ON, issue)
     issue.name_consent = True
@@ -824,11 +835,10 @@ async def record_callback(
     session: AsyncSession, now: datetime, who: Contact, issue_id: int, result: str
 ) -> Outcome:
     """A supervisor's call-back (回访) to the firm: what the firm said."""
-    issue = await session.get(Issue, issue_id)
-    if issue is None:
-        return refuse(Refusal.UNKNOWN_ISSUE)
-    if not can(who.roles, Action.RECORD_CALLBACK):
-        return refuse(Refusal.NOT_ALLOWED, issue)
+    found = await _load(session, issue_id, who, _may_call_back)
+    if isinstance(found, Outcome):
+        return found
+    issue = found
     result = result.strip()
     if not result:
         return refuse(Refusal.EMPTY, issue)
