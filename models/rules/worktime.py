@@ -168,7 +168,7 @@ class WorkCalendar:
         This is the "claim the same day" limit: a report at 17:30 or later, or on a Sunday, is
         due at the close of the next working day.
         """
-        instant = _utc(moment)
+        instant = as_utc(moment)
         day = self._local_day(instant)
         if self.is_working_day(day):
             close = self._at(day, self.office_hours.closing)
@@ -189,7 +189,7 @@ class WorkCalendar:
         """
         if n < 0:
             raise ValueError("n must not be negative")
-        day, time_of_day = self._into_office_time(_utc(moment))
+        day, time_of_day = self._into_office_time(as_utc(moment))
         for _ in range(n):
             day = self._next_working_day(day)
         return self._at(day, time_of_day)
@@ -205,7 +205,7 @@ class WorkCalendar:
         """
         if not math.isfinite(hours) or hours < 0:
             raise ValueError("hours must be a finite number, not negative")
-        start = _utc(moment)
+        start = as_utc(moment)
         remaining = timedelta(hours=hours)
         if calendar_hours or not remaining:
             return start + remaining
@@ -225,7 +225,7 @@ class WorkCalendar:
         The lateness of something closed after its deadline is
         `working_seconds_between(deadline, closed_at)`.
         """
-        first, last = _utc(start), _utc(end)
+        first, last = as_utc(start), as_utc(end)
         if last < first:
             return -self.working_seconds_between(end, start)
         total = timedelta()
@@ -278,7 +278,8 @@ class WorkCalendar:
         return self._next_working_day(day), self.office_hours.opening
 
 
-def _utc(moment: datetime) -> datetime:
+def as_utc(moment: datetime) -> datetime:
+    """An aware moment in UTC; a naive one is refused, since its zone would be a guess."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("a naive datetime: working time needs timezone-aware moments")
     return moment.astimezone(UTC)
