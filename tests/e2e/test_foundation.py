@@ -272,3 +272,25 @@ async def test_updates_are_handled_concurrently_without_losing_any(stack: Stack)
     for user, chat in people:
         (answer,) = await stack.replies(chat, cursor)
         assert f"User id: {user}" in answer["text"]
+
+
+async def test_server_errors_and_timeouts_are_retried_until_delivered_once(stack: Stack) -> None:
+    _, chat = await _person(stack, "Flaky")
+    await stack.control.add_fault("server_error", method="sendMessage", status=502)
+    await stack.control.add_fault(
+        "timeout", method="sendMessage", timeout_seconds=20, delivered=False
+    )
+    async with stack.db.sessions() as session, session.begin():
+        row = await chat_of(session, stack.clock.now(), ChatRef(chat, "private"))
+        await enqueue(session, stack.clock.now(), row, "unknown_command", "en", {"command": "x"})
+    cursor = await stack.control.cursor()
+    stack.edge.wake_outbox()
+    (delivered,) = await stack.control.wait_for_bot_messages(
+        1, chat_id=chat, after_seq=cursor, timeout=30
+    )
+    assert delivered["text"].startswith("There is no /x command")
+    await stack.quiet()
+    assert len(await stack.control.messages(chat)) == 1
+    async with stack.db.sessions() as session:
+        row = await session.scalar(select(OutboxMessage).where(OutboxMessage.chat_id == row.id))
+        assert row is not None and (row.status, row.attempts) == ("sent", 3)
