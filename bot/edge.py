@@ -69,6 +69,8 @@ class Turn:
     contact: Contact | None
     chat: Chat | None
     callback_answer: str | None = None
+    # What the handler asked Telegram before its transaction began (see transactional_after).
+    told: Any = None
 
     @property
     def edge(self) -> Edge:
@@ -130,28 +132,57 @@ def transactional(
 
     @functools.wraps(handler)
     async def handle(update: Update, context: NodeContext) -> None:
-        edge = context.edge
-        now = edge.clock.now()
-        async with edge.sessions() as session, session.begin():
-            message = update.message
-            first_time = await claim_update(
-                session,
-                now,
-                update.update_id,
-                message.chat_id if message else None,
-                message.message_id if message else None,
-            )
-            if not first_time:
-                log.info("update %s was handled before; skipping it", update.update_id)
-                return
-            turn = Turn(update, context, session, now, *await _who(update, session, edge, now))
-            await handler(turn)
-        edge.wake_outbox()
-        query = update.callback_query
-        if query is not None:
-            await query.answer(plain(turn.callback_answer) if turn.callback_answer else None)
+        await _in_transaction(handler, update, context, None)
 
     return handle
+
+
+Ask = Callable[[Update, NodeContext], Awaitable[Any]]
+
+
+def transactional_after(
+    ask: Ask,
+) -> Callable[[TurnHandler], Callable[[Update, NodeContext], Coroutine[Any, Any, None]]]:
+    """Like `transactional`, asking Telegram something first, outside the transaction.
+
+    A transaction holds the database's write lock; waiting on Telegram inside it would keep every
+    other writer waiting too. The answer reaches the handler as `turn.told`.
+    """
+
+    def wrap(handler: TurnHandler) -> Callable[[Update, NodeContext], Coroutine[Any, Any, None]]:
+        @functools.wraps(handler)
+        async def handle(update: Update, context: NodeContext) -> None:
+            await _in_transaction(handler, update, context, await ask(update, context))
+
+        return handle
+
+    return wrap
+
+
+async def _in_transaction(
+    handler: TurnHandler, update: Update, context: NodeContext, told: Any
+) -> None:
+    edge = context.edge
+    now = edge.clock.now()
+    async with edge.sessions() as session, session.begin():
+        message = update.message
+        first_time = await claim_update(
+            session,
+            now,
+            update.update_id,
+            message.chat_id if message else None,
+            message.message_id if message else None,
+        )
+        if not first_time:
+            log.info("update %s was handled before; skipping it", update.update_id)
+            return
+        turn = Turn(update, context, session, now, *await _who(update, session, edge, now))
+        turn.told = told
+        await handler(turn)
+    edge.wake_outbox()
+    query = update.callback_query
+    if query is not None:
+        await query.answer(plain(turn.callback_answer) if turn.callback_answer else None)
 
 
 async def _who(

@@ -85,8 +85,7 @@ async def demo_running(
             application = build_application(demo_settings, clock)
             edge: Edge = application.bot_data["edge"]
             async with edge.sessions() as session, session.begin():
-                setup = {key: value for key, value in county.items() if key != "script"}
-                await load_county(session, clock.now(), setup)
+                await load_county(session, clock.now(), county)
             async with running(application):
                 bot_id = int((await sb.client.bot())["id"])
                 for group in county["groups"]:

@@ -10,13 +10,17 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import yaml
 
 from models.services.issues import issue_by_number
 
 if TYPE_CHECKING:
     from bot.demo import Demo
 
+LINES = Path(__file__).with_name("script.yaml")
 Message = dict[str, Any]
 WAIT = 15.0
 
@@ -27,11 +31,9 @@ class Walk:
     failures: list[str] = field(default_factory=list)
     steps: int = 0
 
-    @property
-    def lines(self) -> dict[str, Any]:
-        """What the script's people say, from the sample county's file."""
-        lines: dict[str, Any] = self.demo.county["script"]
-        return lines
+    lines: dict[str, Any] = field(
+        default_factory=lambda: yaml.safe_load(LINES.read_text(encoding="utf-8"))
+    )
 
     def person(self, role: str) -> int:
         username = self.lines["people"][role]

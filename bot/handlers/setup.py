@@ -7,11 +7,12 @@ import logging
 import re
 from typing import Any
 
+from telegram import Update
 from telegram.constants import ChatMemberStatus
 from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.edge import NodeApplication, Turn, transactional
+from bot.edge import NodeApplication, NodeContext, Turn, transactional, transactional_after
 from models.rules.categories import CATEGORIES
 from models.services import setup
 from models.services.setup import Outcome, Refusal
@@ -43,16 +44,17 @@ async def _answer(turn: Turn, outcome: Outcome, template: str, **params: Any) ->
         await turn.reply(template, change=outcome.change.value, **{**outcome.detail, **params})
 
 
-async def _is_chat_admin(turn: Turn) -> bool:
+async def ask_chat_admin(update: Update, context: NodeContext) -> bool:
     """Whether Telegram says the sender administers the group the command came from."""
-    if turn.contact is None or turn.chat is None or turn.chat.kind not in setup.GROUP_KINDS:
+    chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+    if chat is None or user is None or chat.type not in setup.GROUP_KINDS:
         return False
+    if message is not None and message.sender_chat is not None:
+        return False  # an anonymous admin or a channel: nobody to ask about
     try:
-        member = await turn.context.bot.get_chat_member(
-            turn.chat.telegram_id, turn.contact.person.telegram_id
-        )
+        member = await context.bot.get_chat_member(chat.id, user.id)
     except TelegramError as exc:
-        log.warning("could not ask Telegram who administers chat %s: %s", turn.chat.id, exc)
+        log.warning("could not ask Telegram who administers chat %s: %s", chat.id, exc)
         return False
     return member.status in (ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.OWNER)
 
@@ -97,7 +99,7 @@ async def setdept(turn: Turn) -> None:
 # --- chats ------------------------------------------------------------------------------------
 
 
-@transactional
+@transactional_after(ask_chat_admin)
 async def bindgroup(turn: Turn) -> None:
     if not await turn.needs_person():
         return
@@ -109,14 +111,14 @@ async def bindgroup(turn: Turn) -> None:
         turn.session,
         turn.now,
         turn.contact,
-        await _is_chat_admin(turn),
+        bool(turn.told),
         turn.args[0],
         turn.args[1:],
     )
     await _answer(turn, outcome, "setup_group_bound")
 
 
-@transactional
+@transactional_after(ask_chat_admin)
 async def binddept(turn: Turn) -> None:
     if not await turn.needs_person():
         return
@@ -125,17 +127,17 @@ async def binddept(turn: Turn) -> None:
         await _usage(turn, "binddept")
         return
     outcome = await setup.bind_department(
-        turn.session, turn.now, turn.contact, await _is_chat_admin(turn), " ".join(turn.args)
+        turn.session, turn.now, turn.contact, bool(turn.told), " ".join(turn.args)
     )
     await _answer(turn, outcome, "setup_department_chat_bound")
 
 
-@transactional
+@transactional_after(ask_chat_admin)
 async def unbind(turn: Turn) -> None:
     if not await turn.needs_person():
         return
     assert turn.contact is not None
-    outcome = await setup.unbind(turn.session, turn.now, turn.contact, await _is_chat_admin(turn))
+    outcome = await setup.unbind(turn.session, turn.now, turn.contact, bool(turn.told))
     await _answer(turn, outcome, "setup_chat_unbound")
 
 
