@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -82,6 +84,8 @@ class Department(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     is_coordinator: Mapped[bool] = mapped_column(default=False)
+    # The kind of unit (乡镇, 部门, 国企…), for scoring weights that differ by kind.
+    kind: Mapped[str | None] = mapped_column(String(50))
     created_at: Mapped[datetime]
 
 
@@ -292,6 +296,14 @@ class ServicePolicy(Base):
     priority: Mapped[str] = mapped_column(String(16), default="normal")
     close_working_days: Mapped[int] = mapped_column(default=5)
     confirm_days: Mapped[int] = mapped_column(default=3)
+    # Office hours to claim in; None: by the end of the working day (next one after hours).
+    claim_hours: Mapped[float | None] = mapped_column(Float)
+    # Optional stage limits, each [name, office hours], counted one after another ("1124").
+    stage_limits: Mapped[list[list[Any]]] = mapped_column(JSON, default=list)
+    # Reminders this many hours before a deadline.
+    reminder_hours: Mapped[list[float]] = mapped_column(JSON, default=lambda: [24.0, 2.0])
+    # "22:00-07:30": non-urgent notices wait until the end; "" for none.
+    quiet_hours: Mapped[str] = mapped_column(String(11), default="22:00-07:30")
     created_at: Mapped[datetime]
 
 
@@ -348,6 +360,8 @@ class Project(Base):
     category: Mapped[str] = mapped_column(String(50))
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
     leader_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    # The project's working chat: node updates there, timelines published there.
+    chat_id: Mapped[int | None] = mapped_column(ForeignKey("chats.id"))
     created_at: Mapped[datetime]
 
 
@@ -364,7 +378,137 @@ class Node(Base):
     deadline: Mapped[datetime] = mapped_column(index=True)
     closing_standard: Mapped[str] = mapped_column(Text, default="")
     weight: Mapped[int] = mapped_column(default=1)
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # open, requested, done
+    progress: Mapped[int] = mapped_column(default=0)
+    completion_requested_at: Mapped[datetime | None]
+    accepted_at: Mapped[datetime | None]
+    accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    returned_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime | None]
+
+
+class NodeUpdate(Base):
+    """What happened on a node: progress, evidence, a completion request, acceptance."""
+
+    __tablename__ = "node_updates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("nodes.id"), index=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # progress, request, accept, return
+    progress: Mapped[int | None]
+    text: Mapped[str] = mapped_column(Text, default="")
+    file_kind: Mapped[str | None] = mapped_column(String(16))  # photo, document
+    file_id: Mapped[str | None] = mapped_column(String(256))
+    file_name: Mapped[str | None] = mapped_column(String(256))
+    at: Mapped[datetime]
+
+
+class CalendarException(Base):
+    """A local holiday or an extra working day, overriding the national calendar."""
+
+    __tablename__ = "calendar_exceptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date, unique=True)
+    working: Mapped[bool]
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
+
+
+class Deadline(Base):
+    """A limit being tracked for cards and reminders: an issue's claim or close, a node's date.
+
+    The sweep reads `card_due_at` and `next_reminder_at` (both indexed) to find what is due, so
+    its cost follows what is due, not what is open.
+    """
+
+    __tablename__ = "deadlines"
+    __table_args__ = (UniqueConstraint("subject_type", "subject_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_type: Mapped[str] = mapped_column(String(8))  # issue, node
+    subject_id: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(40))  # claim#N, close, stage:NAME, node
+    label: Mapped[str] = mapped_column(String(320))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    # Who approves a re-commitment: the leader in charge (None: any leader).
+    approver_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    category: Mapped[str | None] = mapped_column(String(50))
+    urgent: Mapped[bool] = mapped_column(default=False)
+    weight: Mapped[float] = mapped_column(Float, default=1.0)
+    due_at: Mapped[datetime]
+    done_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    recommit_due_at: Mapped[datetime | None]
+    recommit_reason: Mapped[str | None] = mapped_column(Text)
+    recommit_status: Mapped[str | None] = mapped_column(String(16))  # pending, approved
+    recommit_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    recommitted_at: Mapped[datetime | None]
+    cards: Mapped[str] = mapped_column(String(32), default="")  # "yellow,red"
+    card_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    next_reminder_at: Mapped[datetime | None] = mapped_column(index=True)
+    supervised_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Card(Base):
+    """A green, yellow or red card: raised once per deadline and colour."""
+
+    __tablename__ = "cards"
+    __table_args__ = (UniqueConstraint("deadline_id", "colour"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deadline_id: Mapped[int] = mapped_column(ForeignKey("deadlines.id"))
+    colour: Mapped[str] = mapped_column(String(8))
+    missed_due_at: Mapped[datetime | None]
+    raised_at: Mapped[datetime] = mapped_column(index=True)
+    # The outbox messages that told people: [outbox id, …].
+    notices: Mapped[list[int]] = mapped_column(JSON, default=list)
+
+
+class PointsEntry(Base):
+    """Append-only, like the audit log: one entry per card, with its reason."""
+
+    __tablename__ = "points_ledger"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"), unique=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    colour: Mapped[str] = mapped_column(String(8))
+    points: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(String(400))
+    at: Mapped[datetime] = mapped_column(index=True)
+
+
+class PointsRule(Base):
+    """Points per card colour for a category (None: every other category), before weights."""
+
+    __tablename__ = "points_rules"
+    __table_args__ = (UniqueConstraint("category"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category: Mapped[str | None] = mapped_column(String(50))
+    green: Mapped[float] = mapped_column(Float, default=1.0)
+    yellow: Mapped[float] = mapped_column(Float, default=0.0)
+    red: Mapped[float] = mapped_column(Float, default=-1.0)
+    created_at: Mapped[datetime]
+
+
+class ScoreWeight(Base):
+    """How much a category or a kind of unit counts (分类考核); unlisted ones count 1."""
+
+    __tablename__ = "score_weights"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))  # category, unit_kind
+    key: Mapped[str] = mapped_column(String(100))
+    weight: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.edge import NodeApplication
-from bot.handlers import basic, issues, knowledge, setup
+from bot.handlers import basic, cards, county, issues, knowledge, nodes, setup
 
 
 def register(application: NodeApplication) -> None:
@@ -11,5 +11,8 @@ def register(application: NodeApplication) -> None:
     issues.register(application)
     knowledge.register(application)
     setup.register(application)
+    nodes.register(application)
+    cards.register(application)
+    county.register(application)
     # Catch-alls last: unknown commands, plain private text, stale buttons.
     basic.register_fallbacks(application)

@@ -10,9 +10,11 @@ from telegram import Message
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.edge import NodeApplication, Turn, transactional
+from bot.handlers.hooks import CAPTION_COMMANDS, CONTINUATIONS, caption_command
 from models.rules.permissions import Action, can
 from models.rules.routing import find_issue_number
 from models.services import issues
+from models.services.dialogues import open_dialogue
 from models.services.issues import Attachment, Outcome, Refusal, Report
 from models.services.knowledge import find_similar_answered
 from models.tables import ChatPurpose, Issue, IssueStatus
@@ -324,7 +326,14 @@ async def message(turn: Turn) -> None:
         if tagged or to_bot:
             await turn.reply("anonymous")
         return
-    dialogue = await issues.open_dialogue(turn.session, turn.now, turn.contact)
+    captioned = caption_command(text) if (message.photo or message.document) else None
+    if captioned is not None:
+        await CAPTION_COMMANDS[captioned[0]](turn, captioned[1])
+        return
+    dialogue = await open_dialogue(turn.session, turn.now, turn.contact)
+    if dialogue is not None and text and dialogue.kind in CONTINUATIONS:
+        await CONTINUATIONS[dialogue.kind](turn, dialogue, text)
+        return
     if dialogue is not None and text:
         outcome = await issues.answer_dialogue(
             turn.session, turn.now, turn.edge.desk, turn.contact, dialogue, text

@@ -40,6 +40,13 @@ class Action(StrEnum):
     MANAGE_COUNTY = "manage_county"
     BIND_CHAT = "bind_chat"
     MANAGE_ROLES = "manage_roles"
+    VIEW_NODES = "view_nodes"
+    MANAGE_PROJECTS = "manage_projects"
+    UPDATE_NODE = "update_node"
+    ACCEPT_NODE = "accept_node"
+    RECOMMIT = "recommit"
+    APPROVE_RECOMMIT = "approve_recommit"
+    VIEW_RANKING = "view_ranking"
 
 
 # What anyone who writes to the bot may do; an unknown firm member can still report.
@@ -62,9 +69,21 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.TRANSFER_ISSUE,
             Action.ANSWER_ISSUE,
             Action.VIEW_QUEUE,
+            Action.VIEW_NODES,
+            Action.UPDATE_NODE,
+            Action.RECOMMIT,
+            Action.VIEW_RANKING,
         }
     ),
-    Role.HEAD: frozenset({Action.VIEW_QUEUE}),
+    Role.HEAD: frozenset(
+        {
+            Action.VIEW_QUEUE,
+            Action.VIEW_NODES,
+            Action.UPDATE_NODE,
+            Action.RECOMMIT,
+            Action.VIEW_RANKING,
+        }
+    ),
     Role.COORDINATOR: frozenset(
         {
             Action.FILE_ON_BEHALF,
@@ -76,12 +95,34 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.CONFIRM_MEMBER,
             Action.MANAGE_COUNTY,
             Action.BIND_CHAT,
+            Action.VIEW_NODES,
+            Action.MANAGE_PROJECTS,
+            Action.ACCEPT_NODE,
+            Action.VIEW_RANKING,
         }
     ),
-    Role.LEADER: frozenset({Action.VIEW_QUEUE, Action.RECORD_CALLBACK}),
+    Role.LEADER: frozenset(
+        {
+            Action.VIEW_QUEUE,
+            Action.RECORD_CALLBACK,
+            Action.VIEW_NODES,
+            Action.MANAGE_PROJECTS,
+            Action.ACCEPT_NODE,
+            Action.APPROVE_RECOMMIT,
+            Action.VIEW_RANKING,
+        }
+    ),
     Role.LIAISON: frozenset({Action.FILE_ON_BEHALF, Action.CONFIRM_MEMBER}),
     Role.ADMIN: frozenset(
-        {Action.MANAGE_ROLES, Action.MANAGE_COUNTY, Action.BIND_CHAT, Action.CONFIRM_MEMBER}
+        {
+            Action.MANAGE_ROLES,
+            Action.MANAGE_COUNTY,
+            Action.BIND_CHAT,
+            Action.CONFIRM_MEMBER,
+            Action.VIEW_NODES,
+            Action.MANAGE_PROJECTS,
+            Action.VIEW_RANKING,
+        }
     ),
 }
 
@@ -128,6 +169,27 @@ COMMANDS: tuple[Command, ...] = (
     Command("bindgroup", Action.BIND_CHAT),
     Command("binddept", Action.BIND_CHAT),
     Command("unbind", Action.BIND_CHAT),
+    # The node method: projects and nodes, cards, points, working time.
+    Command("projects", Action.VIEW_NODES),
+    Command("timeline", Action.VIEW_NODES),
+    Command("supervision", Action.VIEW_NODES),
+    Command("progress", Action.UPDATE_NODE),
+    Command("done", Action.UPDATE_NODE),
+    Command("recommit", Action.RECOMMIT),
+    Command("accept", Action.ACCEPT_NODE),
+    Command("sendback", Action.ACCEPT_NODE),
+    Command("approve", Action.APPROVE_RECOMMIT),
+    Command("reject", Action.APPROVE_RECOMMIT),
+    Command("ranking", Action.VIEW_RANKING),
+    Command("addproject", Action.MANAGE_PROJECTS),
+    Command("addnode", Action.MANAGE_PROJECTS),
+    Command("bindproject", Action.BIND_CHAT),
+    Command("holiday", Action.MANAGE_COUNTY),
+    Command("workday", Action.MANAGE_COUNTY),
+    Command("calendar", Action.MANAGE_COUNTY),
+    Command("setpoints", Action.MANAGE_COUNTY),
+    Command("setweight", Action.MANAGE_COUNTY),
+    Command("deptkind", Action.MANAGE_COUNTY),
 )
 
 

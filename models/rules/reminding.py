@@ -7,11 +7,56 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from models.rules.cards import Colour, Deadline
 from models.rules.worktime import as_utc
 
 DEFAULT_OFFSETS = (timedelta(hours=24), timedelta(hours=2))
+# A yellow with no reason given, or a re-commitment the leader has not decided, is raised again
+# this often until someone acts.
+NUDGE_EVERY = timedelta(hours=24)
+
+
+class ReminderKind(StrEnum):
+    BEFORE_DUE = "before_due"  # to the owner: the deadline (or the approved new date) is near
+    RECOMMIT_NEEDED = "recommit_needed"  # to the owner: yellow, give a reason and a new date
+    APPROVAL_NEEDED = "approval_needed"  # to the leader: a re-commitment waits for a decision
+
+
+def reminder_kind(deadline: Deadline) -> ReminderKind | None:
+    """What a reminder about this deadline is about now, or None when none is owed."""
+    if deadline.done_at is not None:
+        return None
+    if not deadline.cards:
+        return ReminderKind.BEFORE_DUE
+    if deadline.cards != (Colour.YELLOW,):
+        return None
+    if deadline.recommitted_due is None:
+        return ReminderKind.RECOMMIT_NEEDED
+    if not deadline.recommit_approved:
+        return ReminderKind.APPROVAL_NEEDED
+    return ReminderKind.BEFORE_DUE
+
+
+def next_reminder(
+    deadline: Deadline, after: datetime, offsets: Sequence[timedelta] = DEFAULT_OFFSETS
+) -> datetime | None:
+    """When the next reminder about `deadline` is owed, strictly after `after`, in UTC.
+
+    Before the (approved re-committed) date: `offsets` before it. While a yellow waits for a
+    reason, or a re-commitment for the leader: every `NUDGE_EVERY` after `after`.
+    """
+    kind = reminder_kind(deadline)
+    start = as_utc(after)
+    if kind is None:
+        return None
+    if kind is not ReminderKind.BEFORE_DUE:
+        return start + NUDGE_EVERY
+    due = deadline.approved_due or deadline.due
+    later = [t for t in reminder_times(due, offsets, created=start) if t > start]
+    return later[0] if later else None
 
 
 def reminder_times(

@@ -21,6 +21,7 @@ from models.rules.routing import Rule, issue_number, parse_issue_number, route
 from models.services.broadcasts import broadcast_answer
 from models.services.common import audit, enqueue, insert_ignoring_conflicts
 from models.services.contacts import Contact
+from models.services.dialogues import ask
 from models.tables import (
     AuditEntry,
     Chat,
@@ -47,7 +48,6 @@ MAX_REPORT_LENGTH = 2000
 CARD_TEXT_LIMIT = 1200
 DEFAULT_CLOSE_WORKING_DAYS = 5
 DEFAULT_CONFIRM_DAYS = 3
-DIALOGUE_LIFETIME = timedelta(hours=24)
 OPEN_STATUSES = (IssueStatus.NEW, IssueStatus.ROUTED, IssueStatus.CLAIMED, IssueStatus.REOPENED)
 SOURCES = ("group", "private", "breakfast", "visit", "phone")
 
@@ -946,49 +946,15 @@ async def _ask(
     kind: str,
     **payload: Any,
 ) -> None:
-    """Ask the person a question whose answer is their next message in that chat."""
-    chat = who.chat
-    await session.execute(
-        update(Dialogue)
-        .where(
-            Dialogue.person_id == who.person.id,
-            Dialogue.chat_id == chat.id,
-            Dialogue.status == "open",
-        )
-        .values(status="replaced")
-    )
-    session.add(
-        Dialogue(
-            person_id=who.person.id,
-            chat_id=chat.id,
-            kind=kind,
-            payload={"issue_id": issue.id, **payload},
-            status="open",
-            created_at=now,
-            expires_at=now + DIALOGUE_LIFETIME,
-        )
-    )
-    await enqueue(
+    """Ask the person a question about the issue; their next message in that chat answers it."""
+    await ask(
         session,
         now,
-        chat,
-        f"ask_{kind}",
-        _language_for(chat, who, desk),
+        who,
+        kind,
+        _language_for(who.chat, who, desk),
+        {"issue_id": issue.id, **payload},
         {"number": issue.number, **payload},
-    )
-
-
-async def open_dialogue(session: AsyncSession, now: datetime, who: Contact) -> Dialogue | None:
-    return await session.scalar(
-        select(Dialogue)
-        .where(
-            Dialogue.person_id == who.person.id,
-            Dialogue.chat_id == who.chat.id,
-            Dialogue.status == "open",
-            Dialogue.expires_at > now,
-        )
-        .order_by(Dialogue.id.desc())
-        .limit(1)
     )
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from models.rules.creditcode import make_credit_code
 from models.services.setup import Flaw, Problem
+from tests.unit import samples_calendar, samples_cards, samples_nodes
 
 CODE = make_credit_code("91341003MA2N0A1C3")
 
@@ -119,3 +120,7 @@ SAMPLE: dict[str, Any] = {
     ],
     "counts": [{"section": "firms", "created": 2, "updated": 1}],
 }
+# Each part of the product keeps its own parameters; a key defined twice must agree.
+for _part in (samples_calendar, samples_cards, samples_nodes):
+    for _key, _value in _part.SAMPLE.items():
+        assert SAMPLE.setdefault(_key, _value) == _value, _key

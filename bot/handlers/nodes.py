@@ -1,0 +1,9 @@
+"""(being written)"""
+
+from __future__ import annotations
+
+from bot.edge import NodeApplication
+
+
+def register(application: NodeApplication) -> None:
+    """Nothing yet."""

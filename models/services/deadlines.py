@@ -1,0 +1,780 @@
+"""Deadlines and cards (红黄牌): tracking every limit, the sweep, re-commitments and approval.
+
+An issue's claim and close limits and a node's date are all rows of `deadlines`. Each row keeps
+two indexed instants: `card_due_at`, after which a card is owed, and `next_reminder_at`. The
+sweep reads only the rows whose instant has passed, so its cost follows what is due, not what
+is open; it changes each row with a conditional UPDATE and records each card under a unique
+(deadline, colour), so two sweeps at once, or a restart in the middle, issue nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.rules import cards as card_rules
+from models.rules.cards import Colour, Recommit, RecommitProblem, check_recommit, next_card
+from models.rules.permissions import Action, Role, can
+from models.rules.reminding import (
+    DEFAULT_OFFSETS,
+    Notice,
+    QuietHours,
+    ReminderKind,
+    batch,
+    deliver_at,
+    next_reminder,
+    reminder_kind,
+)
+from models.rules.scoring import points_for
+from models.services.common import audit, enqueue, insert_ignoring_conflicts
+from models.services.contacts import Contact
+from models.services.scoring import points_setup
+from models.tables import (
+    Card,
+    Chat,
+    ChatPurpose,
+    Deadline,
+    Department,
+    Person,
+    PersonRole,
+    PointsEntry,
+    ServicePolicy,
+)
+
+SWEEP_BATCH = 500
+# One batched message lists at most this many items with buttons; the rest are listed plainly.
+MAX_BUTTON_ROWS = 20
+
+
+class NoticeKind(StrEnum):
+    """What a line of a batched message says about an item."""
+
+    BEFORE_DUE = ReminderKind.BEFORE_DUE.value
+    RECOMMIT_NEEDED = ReminderKind.RECOMMIT_NEEDED.value
+    APPROVAL_NEEDED = ReminderKind.APPROVAL_NEEDED.value
+    YELLOW = "yellow"
+    RED = "red"  # the interview notice, to the owner and the department head
+    RED_LEADER = "red_leader"  # the leader is told
+
+
+class Refusal(StrEnum):
+    NOT_ALLOWED = "not_allowed"
+    UNKNOWN_ITEM = "unknown_item"
+    MOVED_ON = "moved_on"
+    BAD_DATE = "bad_date"
+    NO_REASON = RecommitProblem.NO_REASON.value
+    REASON_TOO_LONG = RecommitProblem.REASON_TOO_LONG.value
+    NOT_IN_FUTURE = RecommitProblem.NOT_IN_FUTURE.value
+    TOO_FAR = RecommitProblem.TOO_FAR.value
+
+
+@dataclass(frozen=True)
+class Outcome:
+    deadline: Deadline | None = None
+    refused: Refusal | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.refused is None
+
+
+@dataclass
+class Swept:
+    """What one sweep did."""
+
+    cards: list[tuple[int, Colour]] = field(default_factory=list)
+    reminders: int = 0
+    held: int = 0
+    messages: int = 0
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.cards or self.reminders or self.held)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """A policy's reminder offsets and quiet hours."""
+
+    offsets: tuple[timedelta, ...] = DEFAULT_OFFSETS
+    quiet: QuietHours | None = None
+
+
+# --- tracking ---------------------------------------------------------------------------------
+
+
+def rule_view(row: Deadline) -> card_rules.Deadline:
+    """The row as the card rules see it."""
+    return card_rules.Deadline(
+        kind=row.kind,
+        due=row.due_at,
+        recommitted_due=row.recommit_due_at,
+        recommit_approved=row.recommit_status == "approved",
+        done_at=row.done_at,
+        cards=tuple(Colour(c) for c in row.cards.split(",") if c),
+    )
+
+
+async def timing_for(
+    session: AsyncSession, category: str | None, urgent: bool, zone: Any
+) -> Timing:
+    """Reminder offsets and quiet hours from the category's policy, else the default one."""
+    rows = list(
+        await session.scalars(
+            select(ServicePolicy).where(
+                ServicePolicy.priority == ("urgent" if urgent else "normal"),
+                or_(ServicePolicy.category == category, ServicePolicy.category.is_(None)),
+            )
+        )
+    )
+    rows.sort(key=lambda row: row.category is None)
+    if not rows:
+        return Timing(quiet=QuietHours(zone=zone))
+    policy = rows[0]
+    offsets = tuple(timedelta(hours=float(h)) for h in policy.reminder_hours if float(h) > 0)
+    return Timing(offsets, quiet_hours(policy.quiet_hours, zone))
+
+
+def quiet_hours(text: str, zone: Any) -> QuietHours | None:
+    """ "22:00-07:30" as quiet hours in the county's zone; "" (or nonsense) for none."""
+    start, _, end = (text or "").partition("-")
+    try:
+        return QuietHours(time.fromisoformat(start), time.fromisoformat(end), zone)
+    except ValueError:
+        return None
+
+
+async def _reschedule(session: AsyncSession, row: Deadline, after: datetime, zone: Any) -> None:
+    """Set the two instants the sweep looks at from the row's state."""
+    if row.cancelled_at is not None:
+        row.card_due_at = row.next_reminder_at = None
+        return
+    view = rule_view(row)
+    row.card_due_at = card_rules.card_due_at(view)
+    timing = await timing_for(session, row.category, row.urgent, zone)
+    row.next_reminder_at = next_reminder(view, after, timing.offsets)
+
+
+async def track(
+    session: AsyncSession,
+    now: datetime,
+    zone: Any,
+    *,
+    subject_type: str,
+    subject_id: int,
+    kind: str,
+    label: str,
+    due: datetime,
+    department_id: int | None,
+    owner_id: int | None = None,
+    approver_id: int | None = None,
+    category: str | None = None,
+    urgent: bool = False,
+    weight: float = 1.0,
+) -> Deadline:
+    """Start tracking a deadline, or move one that has no card yet (a transfer, a new owner)."""
+    row = await find(session, subject_type, subject_id, kind)
+    if row is None:
+        row = Deadline(
+            subject_type=subject_type,
+            subject_id=subject_id,
+            kind=kind,
+            cards="",
+            created_at=now,
+        )
+        session.add(row)
+    elif row.cards or row.done_at is not None:
+        return row
+    row.label = label[:320]
+    row.due_at = due
+    row.department_id = department_id
+    row.owner_id = owner_id
+    row.approver_id = approver_id
+    row.category = category
+    row.urgent = urgent
+    row.weight = weight
+    row.cancelled_at = None
+    row.updated_at = now
+    await _reschedule(session, row, now, zone)
+    await session.flush()
+    return row
+
+
+async def find(
+    session: AsyncSession, subject_type: str, subject_id: int, kind: str
+) -> Deadline | None:
+    return await session.scalar(
+        select(Deadline).where(
+            Deadline.subject_type == subject_type,
+            Deadline.subject_id == subject_id,
+            Deadline.kind == kind,
+        )
+    )
+
+
+async def of_subject(session: AsyncSession, subject_type: str, subject_id: int) -> list[Deadline]:
+    return list(
+        await session.scalars(
+            select(Deadline)
+            .where(Deadline.subject_type == subject_type, Deadline.subject_id == subject_id)
+            .order_by(Deadline.id)
+        )
+    )
+
+
+async def finish(
+    session: AsyncSession,
+    now: datetime,
+    zone: Any,
+    subject_type: str,
+    subject_id: int,
+    kind: str,
+    done_at: datetime,
+) -> Deadline | None:
+    """The work is done (at `done_at`); the sweep then raises its green, or its late yellow."""
+    row = await find(session, subject_type, subject_id, kind)
+    if row is None or row.done_at is not None or row.cancelled_at is not None:
+        return row
+    row.done_at = done_at
+    row.updated_at = now
+    await _reschedule(session, row, now, zone)
+    return row
+
+
+async def cancel(
+    session: AsyncSession, now: datetime, subject_type: str, subject_id: int, kind: str
+) -> None:
+    """Stop tracking (an issue handed to another department before it was claimed)."""
+    row = await find(session, subject_type, subject_id, kind)
+    if row is None or row.done_at is not None or row.cancelled_at is not None:
+        return
+    row.cancelled_at = now
+    row.updated_at = now
+    row.card_due_at = row.next_reminder_at = None
+
+
+# --- the sweep --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Line:
+    """One line of a batched message, and the buttons it brings."""
+
+    deadline: Deadline
+    kind: NoticeKind
+    at: datetime
+
+
+async def sweep(
+    session: AsyncSession, now: datetime, zone: Any, language: str, limit: int = SWEEP_BATCH
+) -> Swept:
+    """One pass: every card owed and every reminder due, at most `limit` rows of each.
+
+    Returns what it did; a full batch means more may be waiting (the caller sweeps again).
+    """
+    swept = Swept()
+    lines: list[tuple[int, _Line]] = []
+    cards_of_line: dict[int, list[Card]] = {}
+    for row in await _due(session, Deadline.card_due_at, now, limit):
+        for card in await _raise_cards(session, now, zone, row):
+            swept.cards.append((row.id, Colour(card.colour)))
+            for chat_id, kind in await _card_recipients(session, row, Colour(card.colour)):
+                lines.append((chat_id, _Line(row, kind, now)))
+                cards_of_line.setdefault(id(lines[-1][1]), []).append(card)
+    for row in await _due(session, Deadline.next_reminder_at, now, limit):
+        fired = await _fire_reminder(session, now, zone, row)
+        if fired is None:
+            swept.held += 1
+            continue
+        swept.reminders += 1
+        for chat_id in await _reminder_recipients(session, row, fired):
+            lines.append((chat_id, _Line(row, NoticeKind(fired.value), now)))
+    swept.messages = await _send_batches(session, now, zone, language, lines, cards_of_line)
+    return swept
+
+
+async def _due(session: AsyncSession, column: Any, now: datetime, limit: int) -> list[Deadline]:
+    statement = select(Deadline).where(column <= now).order_by(column, Deadline.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        # Another process's sweep takes other rows instead of waiting for these.
+        statement = statement.with_for_update(skip_locked=True)
+    return list(await session.scalars(statement))
+
+
+async def _raise_cards(
+    session: AsyncSession, now: datetime, zone: Any, row: Deadline
+) -> list[Card]:
+    """Every card owed on this deadline (a green, a yellow, a red), each recorded once."""
+    raised: list[Card] = []
+    while (colour := next_card(rule_view(row), now)) is not None:
+        missed = None if colour is Colour.GREEN else _missed(row, colour)
+        card_id = (
+            await session.execute(
+                insert_ignoring_conflicts(session, Card)
+                .values(
+                    deadline_id=row.id,
+                    colour=colour.value,
+                    missed_due_at=missed,
+                    raised_at=now,
+                    notices=[],
+                )
+                .returning(Card.id)
+            )
+        ).scalar()
+        row.cards = ",".join(c for c in (*row.cards.split(","), colour.value) if c)
+        row.updated_at = now
+        if colour is Colour.RED:
+            row.supervised_at = now
+        if card_id is None:  # raised by another sweep: only bring the row up to date
+            continue
+        card = await session.get(Card, card_id)
+        assert card is not None
+        raised.append(card)
+        await _book_points(session, row, card)
+        audit(
+            session,
+            now,
+            "card_raised",
+            row.subject_type,
+            row.subject_id,
+            colour=colour.value,
+            deadline=row.kind,
+            missed=missed.isoformat() if missed else None,
+        )
+    await _reschedule(session, row, now, zone)
+    return raised
+
+
+def _missed(row: Deadline, colour: Colour) -> datetime:
+    return row.recommit_due_at if colour is Colour.RED and row.recommit_due_at else row.due_at
+
+
+async def _book_points(session: AsyncSession, row: Deadline, card: Card) -> None:
+    policies, weights = await points_setup(session)
+    department = await session.get(Department, row.department_id) if row.department_id else None
+    points = points_for(
+        Colour(card.colour),
+        row.weight,
+        row.category,
+        department.kind if department else None,
+        policies,
+        weights,
+    )
+    session.add(
+        PointsEntry(
+            card_id=card.id,
+            department_id=row.department_id,
+            person_id=row.owner_id,
+            colour=card.colour,
+            points=points,
+            reason=f"{card.colour}: {row.label}"[:400],
+            at=card.raised_at,
+        )
+    )
+
+
+async def _fire_reminder(
+    session: AsyncSession, now: datetime, zone: Any, row: Deadline
+) -> ReminderKind | None:
+    """The reminder that is due, with the next one scheduled; None when quiet hours hold it."""
+    planned = row.next_reminder_at
+    assert planned is not None
+    kind = reminder_kind(rule_view(row))
+    timing = await timing_for(session, row.category, row.urgent, zone)
+    held_until = deliver_at(now, row.urgent, timing.quiet) if timing.quiet else now
+    if kind is not None and held_until > now:
+        row.next_reminder_at = held_until
+        return None
+    row.next_reminder_at = next_reminder(rule_view(row), max(now, planned), timing.offsets)
+    row.updated_at = now
+    if kind is not None:
+        audit(session, now, "reminder_sent", row.subject_type, row.subject_id, about=kind.value)
+    return kind
+
+
+async def _owner_chats(session: AsyncSession, row: Deadline) -> list[int]:
+    """Where the responsible side hears: the owner in private, else the department."""
+    owner = await session.get(Person, row.owner_id) if row.owner_id else None
+    chat = await _private_chat_of(session, owner)
+    if chat is not None:
+        return [chat.id]
+    return [c.id for c in await department_chats(session, row.department_id)]
+
+
+async def _leader_chats(session: AsyncSession, row: Deadline) -> list[int]:
+    """The leader in charge in private, else every leader."""
+    return [c.id for c in await approver_chats(session, row)]
+
+
+async def approver_chats(session: AsyncSession, row: Deadline) -> list[Chat]:
+    if row.approver_id is not None:
+        approver = await session.get(Person, row.approver_id)
+        chat = await _private_chat_of(session, approver)
+        return [chat] if chat else []
+    return await _role_chats(session, Role.LEADER)
+
+
+async def _head_chats(session: AsyncSession, department_id: int | None) -> list[int]:
+    if department_id is None:
+        return []
+    return [c.id for c in await _role_chats(session, Role.HEAD, department_id)]
+
+
+async def _card_recipients(
+    session: AsyncSession, row: Deadline, colour: Colour
+) -> list[tuple[int, NoticeKind]]:
+    if colour is Colour.YELLOW:
+        return [(chat, NoticeKind.YELLOW) for chat in await _owner_chats(session, row)]
+    if colour is Colour.RED:
+        interview = {
+            *await _owner_chats(session, row),
+            *await _head_chats(session, row.department_id),
+        }
+        told = [(chat, NoticeKind.RED) for chat in sorted(interview)]
+        return told + [(c, NoticeKind.RED_LEADER) for c in await _leader_chats(session, row)]
+    return []  # a green is recorded and scored; nobody needs a message for it
+
+
+async def _reminder_recipients(
+    session: AsyncSession, row: Deadline, kind: ReminderKind
+) -> list[int]:
+    if kind is ReminderKind.APPROVAL_NEEDED:
+        return await _leader_chats(session, row)
+    return await _owner_chats(session, row)
+
+
+async def _send_batches(
+    session: AsyncSession,
+    now: datetime,
+    zone: Any,
+    language: str,
+    lines: Sequence[tuple[int, _Line]],
+    cards_of_line: dict[int, list[Card]],
+) -> int:
+    """One message per chat listing everything for it, soonest first."""
+    by_key: dict[tuple[int, str, str], _Line] = {}
+    notices = []
+    for chat_id, line in lines:
+        key = (chat_id, str(line.deadline.id), line.kind.value)
+        by_key[key] = line
+        notices.append(Notice(chat_id, str(line.deadline.id), line.kind.value, _shown_due(line)))
+    sent = 0
+    for group in batch(notices):
+        chat = await session.get(Chat, group.recipient)
+        if chat is None:
+            continue
+        chosen = [by_key[(group.recipient, n.item, n.kind)] for n in group.notices]
+        items = [_item_params(line, zone) for line in chosen]
+        digest = hashlib.sha256(
+            "|".join(f"{n.item}:{n.kind}:{n.due.isoformat()}" for n in group.notices).encode()
+            + now.isoformat().encode()
+        ).hexdigest()[:24]
+        outbox_id = await enqueue(
+            session,
+            now,
+            chat,
+            "deadline_batch",
+            language,
+            {"items": items},
+            buttons=_batch_buttons(chosen),
+            dedupe_key=f"sweep:{chat.id}:{digest}",
+        )
+        if outbox_id is None:
+            continue
+        sent += 1
+        for line in chosen:
+            for card in cards_of_line.get(id(line), []):
+                card.notices = [*card.notices, outbox_id]
+    return sent
+
+
+def _shown_due(line: _Line) -> datetime:
+    row = line.deadline
+    return row.recommit_due_at or row.due_at
+
+
+def _item_params(line: _Line, zone: Any) -> dict[str, Any]:
+    row = line.deadline
+    return {
+        "kind": line.kind.value,
+        "label": row.label,
+        "due": local_time(row.due_at, zone),
+        "new_due": local_time(row.recommit_due_at, zone) if row.recommit_due_at else None,
+        "reason": row.recommit_reason,
+    }
+
+
+def _batch_buttons(lines: Sequence[_Line]) -> list[list[dict[str, Any]]] | None:
+    rows: list[list[dict[str, Any]]] = []
+    for line in lines:
+        short = line.deadline.label[:24]
+        if line.kind in (NoticeKind.YELLOW, NoticeKind.RECOMMIT_NEEDED):
+            rows.append(
+                [
+                    {
+                        "key": "recommit",
+                        "params": {"label": short},
+                        "data": f"v1:rc:{line.deadline.id}",
+                    }
+                ]
+            )
+        elif line.kind is NoticeKind.APPROVAL_NEEDED:
+            rows.append(approval_buttons(line.deadline))
+    return rows[:MAX_BUTTON_ROWS] or None
+
+
+def approval_buttons(row: Deadline) -> list[dict[str, Any]]:
+    short = row.label[:20]
+    return [
+        {"key": "approve", "params": {"label": short}, "data": f"v1:ra:{row.id}"},
+        {"key": "reject", "params": {"label": short}, "data": f"v1:rj:{row.id}"},
+    ]
+
+
+def local_time(moment: datetime, zone: Any) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
+# --- who hears --------------------------------------------------------------------------------
+
+
+async def _private_chat_of(session: AsyncSession, person: Person | None) -> Chat | None:
+    if person is None:
+        return None
+    return await session.scalar(
+        select(Chat).where(
+            Chat.telegram_id == person.telegram_id,
+            Chat.kind == "private",
+            Chat.undeliverable_at.is_(None),
+        )
+    )
+
+
+async def department_chats(session: AsyncSession, department_id: int | None) -> list[Chat]:
+    """The department's working chat, or else its officials' private chats."""
+    if department_id is None:
+        return []
+    working = list(
+        await session.scalars(
+            select(Chat).where(
+                Chat.purpose == ChatPurpose.DEPARTMENT,
+                Chat.department_id == department_id,
+                Chat.undeliverable_at.is_(None),
+            )
+        )
+    )
+    return working or await _role_chats(session, Role.OFFICIAL, department_id)
+
+
+async def _role_chats(
+    session: AsyncSession, role: Role, department_id: int | None = None
+) -> list[Chat]:
+    statement = (
+        select(Chat)
+        .join(Person, Person.telegram_id == Chat.telegram_id)
+        .join(PersonRole, PersonRole.person_id == Person.id)
+        .where(PersonRole.role == role, Chat.kind == "private", Chat.undeliverable_at.is_(None))
+        .order_by(Chat.id)
+    )
+    if department_id is not None:
+        statement = statement.where(Person.department_id == department_id)
+    return list(await session.scalars(statement))
+
+
+# --- re-commitment and approval ---------------------------------------------------------------
+
+
+def may_recommit(who: Contact, row: Deadline) -> bool:
+    """The owner, or an official or head of the responsible department."""
+    if not can(who.roles, Action.RECOMMIT):
+        return False
+    return who.person.id == row.owner_id or (
+        row.department_id is not None and who.person.department_id == row.department_id
+    )
+
+
+def may_decide(who: Contact, row: Deadline) -> bool:
+    """The leader in charge; when the item names none, any leader."""
+    if not can(who.roles, Action.APPROVE_RECOMMIT):
+        return False
+    return row.approver_id is None or row.approver_id == who.person.id
+
+
+async def load(session: AsyncSession, deadline_id: int) -> Deadline | None:
+    return await session.get(Deadline, deadline_id)
+
+
+async def propose_recommit(
+    session: AsyncSession,
+    now: datetime,
+    zone: Any,
+    language: str,
+    who: Contact,
+    deadline_id: int,
+    reason: str,
+    new_due: datetime | None,
+) -> Outcome:
+    """The responsible side gives the reason and a new date; the leader is asked to decide."""
+    row = await load(session, deadline_id)
+    if row is None:
+        return Outcome(refused=Refusal.UNKNOWN_ITEM)
+    if not may_recommit(who, row):
+        return Outcome(row, Refusal.NOT_ALLOWED)
+    if new_due is None:
+        return Outcome(row, Refusal.BAD_DATE)
+    problem = check_recommit(rule_view(row), Recommit(reason, new_due), now)
+    if problem is not None:
+        moved_on = problem in (
+            RecommitProblem.NOT_YELLOW,
+            RecommitProblem.ALREADY_APPROVED,
+            RecommitProblem.ALREADY_DONE,
+        )
+        return Outcome(row, Refusal.MOVED_ON if moved_on else Refusal(problem.value))
+    row.recommit_due_at = new_due
+    row.recommit_reason = reason.strip()
+    row.recommit_status = "pending"
+    row.recommit_by_id = who.person.id
+    row.recommitted_at = now
+    row.updated_at = now
+    await _reschedule(session, row, now, zone)
+    audit(
+        session,
+        now,
+        "recommit_proposed",
+        row.subject_type,
+        row.subject_id,
+        actor_id=who.person.id,
+        deadline=row.kind,
+        new_due=new_due.isoformat(),
+        reason=row.recommit_reason,
+    )
+    params = {
+        "label": row.label,
+        "due": local_time(row.due_at, zone),
+        "new_due": local_time(new_due, zone),
+        "reason": row.recommit_reason,
+        "by": who.person.full_name,
+    }
+    for chat in await approver_chats(session, row):
+        await enqueue(
+            session,
+            now,
+            chat,
+            "recommit_request",
+            language,
+            params,
+            buttons=[approval_buttons(row)],
+        )
+    return Outcome(row)
+
+
+async def decide_recommit(
+    session: AsyncSession,
+    now: datetime,
+    zone: Any,
+    language: str,
+    who: Contact,
+    deadline_id: int,
+    approve: bool,
+    note: str = "",
+) -> Outcome:
+    """The leader approves the new date (it now counts) or rejects it (a new one is needed)."""
+    row = await load(session, deadline_id)
+    if row is None:
+        return Outcome(refused=Refusal.UNKNOWN_ITEM)
+    if not may_decide(who, row):
+        return Outcome(row, Refusal.NOT_ALLOWED)
+    decided = await session.execute(
+        update(Deadline)
+        .where(Deadline.id == row.id, Deadline.recommit_status == "pending")
+        .values(
+            recommit_status="approved" if approve else None,
+            recommit_due_at=Deadline.recommit_due_at if approve else None,
+            updated_at=now,
+        )
+        .returning(Deadline.id)
+    )
+    if decided.scalar() is None:
+        return Outcome(row, Refusal.MOVED_ON)
+    await session.refresh(row)
+    await _reschedule(session, row, now, zone)
+    audit(
+        session,
+        now,
+        "recommit_approved" if approve else "recommit_rejected",
+        row.subject_type,
+        row.subject_id,
+        actor_id=who.person.id,
+        deadline=row.kind,
+        note=note or None,
+    )
+    params = {
+        "label": row.label,
+        "approved": approve,
+        "new_due": local_time(row.recommit_due_at, zone) if row.recommit_due_at else None,
+        "note": note,
+        "by": who.person.full_name,
+    }
+    proposer = await session.get(Person, row.recommit_by_id) if row.recommit_by_id else None
+    chat = await _private_chat_of(session, proposer)
+    targets = [chat] if chat else await department_chats(session, row.department_id)
+    buttons = None
+    if not approve:
+        buttons = [
+            [{"key": "recommit", "params": {"label": row.label[:24]}, "data": f"v1:rc:{row.id}"}]
+        ]
+    for target in targets:
+        await enqueue(session, now, target, "recommit_decided", language, params, buttons=buttons)
+    return Outcome(row)
+
+
+async def open_items(session: AsyncSession, subject_type: str, subject_id: int) -> list[Deadline]:
+    """The subject's deadlines that can still be re-committed (yellow, open, not approved)."""
+    return [
+        row
+        for row in await of_subject(session, subject_type, subject_id)
+        if rule_view(row).cards == (Colour.YELLOW,)
+        and row.done_at is None
+        and row.cancelled_at is None
+        and row.recommit_status != "approved"
+    ]
+
+
+async def awaiting_decision(
+    session: AsyncSession, subject_type: str, subject_id: int
+) -> list[Deadline]:
+    return [
+        row
+        for row in await of_subject(session, subject_type, subject_id)
+        if row.recommit_status == "pending"
+    ]
+
+
+async def supervision_list(session: AsyncSession) -> list[Deadline]:
+    """The key-supervision list: every red-carded item, newest first."""
+    return list(
+        await session.scalars(
+            select(Deadline)
+            .where(Deadline.supervised_at.is_not(None))
+            .order_by(Deadline.supervised_at.desc(), Deadline.id.desc())
+            .limit(100)
+        )
+    )
+
+
+async def cards_of(session: AsyncSession, deadline_ids: Sequence[int]) -> dict[int, list[Card]]:
+    found: dict[int, list[Card]] = {}
+    if not deadline_ids:
+        return found
+    for card in await session.scalars(
+        select(Card).where(Card.deadline_id.in_(deadline_ids)).order_by(Card.id)
+    ):
+        found.setdefault(card.deadline_id, []).append(card)
+    return found

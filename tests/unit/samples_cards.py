@@ -1,0 +1,7 @@
+"""Template parameters for the cards templates (merged into `samples.SAMPLE`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SAMPLE: dict[str, Any] = {}
