@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.clock import FrozenClock
 from models.services import issues
+from models.services.dialogues import open_dialogue
 from models.services.issues import Attachment, Outcome, Refusal, Report
 from models.tables import AuditEntry, Chat, Issue, IssueAttachment, IssueCard, OutboxMessage
 from models.texts import render
@@ -288,7 +289,7 @@ async def test_not_solved_asks_why_and_reopens_to_the_same_department(
         assert asked.ok and asked.detail == {"asked": "reopen_reason"}
     async with db.sessions() as session, session.begin():
         owner = await county.contact(session, county.owner)
-        dialogue = await issues.open_dialogue(session, clock.now(), owner)
+        dialogue = await open_dialogue(session, clock.now(), owner)
         assert dialogue is not None and dialogue.kind == "reopen_reason"
         done = await issues.answer_dialogue(
             session, clock.now(), DESK, owner, dialogue, "变压器换了还是跳闸"
@@ -305,7 +306,7 @@ async def test_not_solved_asks_why_and_reopens_to_the_same_department(
     assert {n.params["reason"] for n in notices} == {"变压器换了还是跳闸"}
     async with db.sessions() as session, session.begin():
         owner = await county.contact(session, county.owner)
-        assert await issues.open_dialogue(session, clock.now(), owner) is None
+        assert await open_dialogue(session, clock.now(), owner) is None
         official = await county.contact(session, county.electrician)
         again = await issues.answer_issue(session, clock.now(), DESK, official, issue.id, "已根治")
         assert again.ok
