@@ -199,6 +199,22 @@ async def _done(turn: Turn, what: str, number: str | None = None) -> None:
 
 
 @transactional
+async def stage(turn: Turn) -> None:
+    """An official records a stage of a "1124"-style limit done."""
+    if not await turn.needs_person():
+        return
+    found = await _issue_from_args(turn, "stage", 2)
+    if found is None:
+        return
+    assert turn.contact is not None
+    issue, (name,) = found
+    outcome = await issues.finish_stage(
+        turn.session, turn.now, turn.edge.desk, turn.contact, issue.id, name
+    )
+    await (_done(turn, "stage", issue.number) if outcome.ok else _refuse(turn, outcome))
+
+
+@transactional
 async def transfer(turn: Turn) -> None:
     if not await turn.needs_person():
         return
@@ -472,6 +488,7 @@ def register(application: NodeApplication) -> None:
     application.add_handler(CommandHandler("answer", answer))
     application.add_handler(CommandHandler("claim", claim))
     application.add_handler(CommandHandler("transfer", transfer))
+    application.add_handler(CommandHandler("stage", stage))
     application.add_handler(CommandHandler("callback", callback_result))
     application.add_handler(CommandHandler("reopen", reopen))
     application.add_handler(CommandHandler("history", history))

@@ -147,6 +147,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("claim", Action.CLAIM_ISSUE),
     Command("answer", Action.ANSWER_ISSUE),
     Command("transfer", Action.TRANSFER_ISSUE),
+    Command("stage", Action.ANSWER_ISSUE),
     Command("file", Action.FILE_ON_BEHALF),
     Command("callback", Action.RECORD_CALLBACK),
     Command("faq", Action.SEARCH_FAQ),

@@ -93,10 +93,8 @@ class Swept:
     reminders: int = 0
     held: int = 0
     messages: int = 0
-
-    @property
-    def anything(self) -> bool:
-        return bool(self.cards or self.reminders or self.held)
+    # Rows looked at; a full batch of either means more may be due.
+    examined: int = 0
 
 
 @dataclass(frozen=True)
@@ -248,6 +246,15 @@ async def finish(
     return row
 
 
+async def set_owner(
+    session: AsyncSession, subject_type: str, subject_id: int, kind: str, owner_id: int | None
+) -> None:
+    """The person now answerable for the deadline (the official who claimed an issue)."""
+    row = await find(session, subject_type, subject_id, kind)
+    if row is not None:
+        row.owner_id = owner_id
+
+
 async def cancel(
     session: AsyncSession, now: datetime, subject_type: str, subject_id: int, kind: str
 ) -> None:
@@ -282,13 +289,21 @@ async def sweep(
     swept = Swept()
     lines: list[tuple[int, _Line]] = []
     cards_of_line: dict[int, list[Card]] = {}
-    for row in await _due(session, Deadline.card_due_at, now, limit):
+    # A card is owed only once its instant has passed: exactly at a deadline is still in time.
+    owed = await _due(session, Deadline.card_due_at < now, Deadline.card_due_at, limit)
+    reminders = await _due(
+        session, Deadline.next_reminder_at <= now, Deadline.next_reminder_at, limit
+    )
+    swept.examined = max(len(owed), len(reminders))
+    for row in owed:
         for card in await _raise_cards(session, now, zone, row):
             swept.cards.append((row.id, Colour(card.colour)))
             for chat_id, kind in await _card_recipients(session, row, Colour(card.colour)):
                 lines.append((chat_id, _Line(row, kind, now)))
                 cards_of_line.setdefault(id(lines[-1][1]), []).append(card)
-    for row in await _due(session, Deadline.next_reminder_at, now, limit):
+    for row in reminders:
+        if row.next_reminder_at is None or row.next_reminder_at > now:
+            continue  # a card raised above moved it
         fired = await _fire_reminder(session, now, zone, row)
         if fired is None:
             swept.held += 1
@@ -300,8 +315,8 @@ async def sweep(
     return swept
 
 
-async def _due(session: AsyncSession, column: Any, now: datetime, limit: int) -> list[Deadline]:
-    statement = select(Deadline).where(column <= now).order_by(column, Deadline.id).limit(limit)
+async def _due(session: AsyncSession, when: Any, column: Any, limit: int) -> list[Deadline]:
+    statement = select(Deadline).where(when).order_by(column, Deadline.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         # Another process's sweep takes other rows instead of waiting for these.
         statement = statement.with_for_update(skip_locked=True)
@@ -504,6 +519,7 @@ def _item_params(line: _Line, zone: Any) -> dict[str, Any]:
     row = line.deadline
     return {
         "kind": line.kind.value,
+        "deadline": row.kind,
         "label": row.label,
         "due": local_time(row.due_at, zone),
         "new_due": local_time(row.recommit_due_at, zone) if row.recommit_due_at else None,

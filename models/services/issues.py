@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.rules.permissions import Action, Role, can
 from models.rules.routing import Rule, issue_number, parse_issue_number, route
+from models.rules.worktime import OfficeHours
+from models.services import deadlines
 from models.services.broadcasts import broadcast_answer
 from models.services.common import audit, enqueue, insert_ignoring_conflicts
 from models.services.contacts import Contact
@@ -53,9 +55,13 @@ SOURCES = ("group", "private", "breakfast", "visit", "phone")
 
 
 class Calendar(Protocol):
+    office_hours: OfficeHours
+
     def end_of_working_day(self, moment: datetime) -> datetime: ...
 
     def add_working_days(self, moment: datetime, days: int) -> datetime: ...
+
+    def add_working_hours(self, moment: datetime, hours: float) -> datetime: ...
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,7 @@ class Refusal(StrEnum):
     NO_REASON = "no_reason"
     UNKNOWN_DEPARTMENT = "unknown_department"
     SAME_DEPARTMENT = "same_department"
+    UNKNOWN_STAGE = "unknown_stage"
     UNKNOWN_FIRM = "unknown_firm"
     BAD_SOURCE = "bad_source"
     BAD_RATING = "bad_rating"
@@ -411,7 +418,7 @@ async def _route(session: AsyncSession, now: datetime, desk: Desk, issue: Issue)
     routing = route(issue.text, issue.industry, rules)
     issue.category = routing.category
     policy = await _policy(session, issue.category, issue.priority)
-    issue.close_due_at = desk.calendar.add_working_days(issue.created_at, policy[0])
+    issue.close_due_at = desk.calendar.add_working_days(issue.created_at, policy.close_working_days)
     if not routing.placed:
         issue.routing_reason = ""
         audit(session, now, "issue_to_triage", "issue", issue.id)
@@ -423,7 +430,8 @@ async def _route(session: AsyncSession, now: datetime, desk: Desk, issue: Issue)
     issue.assist_department_ids = list(routing.assists)
     issue.routing_reason = f"{routing.keyword} → {lead.name}"
     issue.status = IssueStatus.ROUTED
-    issue.claim_due_at = desk.calendar.end_of_working_day(now)
+    issue.claim_due_at = _claim_by(desk, now, policy)
+    await _track(session, now, desk, issue, policy)
     audit(
         session,
         now,
@@ -436,8 +444,18 @@ async def _route(session: AsyncSession, now: datetime, desk: Desk, issue: Issue)
     )
 
 
-async def _policy(session: AsyncSession, category: str | None, priority: str) -> tuple[int, int]:
-    """(close working days, confirm days) for a category, else the default row, else built-in."""
+@dataclass(frozen=True)
+class Policy:
+    """The service limits that apply to an issue."""
+
+    close_working_days: int = DEFAULT_CLOSE_WORKING_DAYS
+    confirm_days: int = DEFAULT_CONFIRM_DAYS
+    claim_hours: float | None = None
+    stage_limits: tuple[tuple[str, float], ...] = ()
+
+
+async def _policy(session: AsyncSession, category: str | None, priority: str) -> Policy:
+    """The category's policy for this priority, else the default row, else the built-in one."""
     rows = list(
         await session.scalars(
             select(ServicePolicy).where(
@@ -447,9 +465,90 @@ async def _policy(session: AsyncSession, category: str | None, priority: str) ->
         )
     )
     rows.sort(key=lambda row: row.category is None)
-    if rows:
-        return rows[0].close_working_days, rows[0].confirm_days
-    return DEFAULT_CLOSE_WORKING_DAYS, DEFAULT_CONFIRM_DAYS
+    if not rows:
+        return Policy()
+    row = rows[0]
+    return Policy(
+        row.close_working_days,
+        row.confirm_days,
+        row.claim_hours,
+        tuple((str(name), float(hours)) for name, hours in row.stage_limits),
+    )
+
+
+def _claim_by(desk: Desk, now: datetime, policy: Policy) -> datetime:
+    """Claim within the policy's office hours, else by the end of the (next) working day."""
+    if policy.claim_hours is not None:
+        return desk.calendar.add_working_hours(now, policy.claim_hours)
+    return desk.calendar.end_of_working_day(now)
+
+
+# --- deadlines: the claim and close limits, and stages, raise cards like node deadlines -------
+
+
+def _label(issue: Issue) -> str:
+    return f"{issue.number} · {_clip(issue.text, 60)}"
+
+
+async def _track(
+    session: AsyncSession, now: datetime, desk: Desk, issue: Issue, policy: Policy
+) -> None:
+    """Track the claim limit of the department now holding the issue, and its close limit.
+
+    Each hand-over gets its own claim deadline (claim#1, claim#2 …): a department is judged on
+    the time it had, and the one before is no longer carded for an issue it passed on.
+    """
+    common: dict[str, Any] = {
+        "subject_type": "issue",
+        "subject_id": issue.id,
+        "label": _label(issue),
+        "department_id": issue.department_id,
+        "category": issue.category,
+        "urgent": issue.priority == "urgent",
+    }
+    hops = 0
+    for row in await deadlines.of_subject(session, "issue", issue.id):
+        if row.kind.startswith("claim#"):
+            hops += 1
+            await deadlines.cancel(session, now, "issue", issue.id, row.kind)
+    assert issue.claim_due_at is not None and issue.close_due_at is not None
+    await deadlines.track(
+        session, now, desk.zone, kind=f"claim#{hops + 1}", due=issue.claim_due_at, **common
+    )
+    await deadlines.track(session, now, desk.zone, kind="close", due=issue.close_due_at, **common)
+    reported = issue.created_at
+    for name, hours in policy.stage_limits:
+        # Stages run one after another from the report: 1 h, 1 h, 2 h, 4 h is "1124".
+        reported = desk.calendar.add_working_hours(reported, hours)
+        await deadlines.track(session, now, desk.zone, kind=f"stage:{name}", due=reported, **common)
+
+
+async def _claim_deadline(session: AsyncSession, issue: Issue) -> str | None:
+    kinds = [
+        row.kind
+        for row in await deadlines.of_subject(session, "issue", issue.id)
+        if row.kind.startswith("claim#") and row.cancelled_at is None
+    ]
+    return kinds[-1] if kinds else None
+
+
+async def finish_stage(
+    session: AsyncSession, now: datetime, desk: Desk, who: Contact, issue_id: int, stage: str
+) -> Outcome:
+    """The lead department records a stage done ("on site" at 10:40)."""
+    issue = await session.get(Issue, issue_id)
+    if issue is None:
+        return refuse(Refusal.UNKNOWN_ISSUE)
+    if not may_answer(who, issue):
+        return refuse(Refusal.NOT_ALLOWED, issue)
+    row = await deadlines.find(session, "issue", issue.id, f"stage:{stage.strip()}")
+    if row is None:
+        return refuse(Refusal.UNKNOWN_STAGE, issue)
+    if row.done_at is not None or issue.status not in OPEN_STATUSES:
+        return refuse(Refusal.MOVED_ON, issue, status=issue.status)
+    await deadlines.finish(session, now, desk.zone, "issue", issue.id, row.kind, now)
+    audit(session, now, "stage_done", "issue", issue.id, actor_id=who.person.id, stage=stage)
+    return Outcome(issue=issue)
 
 
 # --- claim, transfer, triage ------------------------------------------------------------------
@@ -482,6 +581,10 @@ async def claim_issue(
     await session.refresh(issue)
     late = issue.claim_due_at is not None and now > issue.claim_due_at
     audit(session, now, "issue_claimed", "issue", issue.id, actor_id=who.person.id, late=late)
+    claim_kind = await _claim_deadline(session, issue)
+    if claim_kind is not None:
+        await deadlines.finish(session, now, desk.zone, "issue", issue.id, claim_kind, now)
+    await deadlines.set_owner(session, "issue", issue.id, "close", who.person.id)
     await refresh_cards(session, now, desk, issue)
     await _tell_reporter(
         session,
@@ -604,8 +707,10 @@ async def _hand_to(
     issue.status = IssueStatus.ROUTED
     issue.claimed_by_id = None
     issue.claimed_at = None
-    issue.claim_due_at = desk.calendar.end_of_working_day(now)
+    policy = await _policy(session, issue.category, issue.priority)
+    issue.claim_due_at = _claim_by(desk, now, policy)
     issue.updated_at = now
+    await _track(session, now, desk, issue, policy)
 
 
 # --- answer, confirmation, satisfaction -------------------------------------------------------
@@ -632,10 +737,13 @@ async def answer_issue(
         return refuse(Refusal.EMPTY, issue)
     if len(text) > MAX_REPORT_LENGTH:
         return refuse(Refusal.TOO_LONG, issue, limit=MAX_REPORT_LENGTH, length=len(text))
-    _, confirm_days = await _policy(session, issue.category, issue.priority)
+    confirm_days = (await _policy(session, issue.category, issue.priority)).confirm_days
     issue.answer = text
     issue.answered_by_id = who.person.id
     issue.answered_at = now
+    for row in await deadlines.of_subject(session, "issue", issue.id):
+        if row.kind.startswith("stage:"):  # an answer completes every stage still open
+            await deadlines.finish(session, now, desk.zone, "issue", issue.id, row.kind, now)
     issue.status = IssueStatus.ANSWERED
     issue.confirm_due_at = now + timedelta(days=confirm_days)
     issue.updated_at = now
@@ -915,6 +1023,10 @@ async def _close(
     issue.confirm_due_at = None
     issue.updated_at = now
     on_time = issue.close_due_at is None or (issue.answered_at or now) <= issue.close_due_at
+    # The department is judged by when it answered, not by when the firm confirmed.
+    await deadlines.finish(
+        session, now, desk.zone, "issue", issue.id, "close", issue.answered_at or now
+    )
     audit(
         session,
         now,

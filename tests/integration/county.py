@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.rules.permissions import Role
+from models.rules.worktime import OfficeHours
 from models.services.contacts import Contact, roles_of
 from models.services.issues import Desk
 from models.tables import (
@@ -25,11 +26,16 @@ from models.tables import (
 class StepCalendar:
     """Claim by 8 hours on, close after N plain days: easy to assert, not the real calendar."""
 
+    office_hours = OfficeHours()
+
     def end_of_working_day(self, moment: datetime) -> datetime:
         return moment + timedelta(hours=8)
 
     def add_working_days(self, moment: datetime, days: int) -> datetime:
         return moment + timedelta(days=days)
+
+    def add_working_hours(self, moment: datetime, hours: float) -> datetime:
+        return moment + timedelta(hours=hours)
 
 
 DESK = Desk(StepCalendar(), ZoneInfo("Asia/Shanghai"), "zh_CN")
@@ -50,6 +56,8 @@ class County:
     group: Chat
     hr_chat: Chat
     chats: dict[int, Chat]
+    leader: Person
+    head: Person
 
     async def contact(self, session: AsyncSession, person: Person) -> Contact:
         fresh = await session.get(Person, person.id)
@@ -92,6 +100,8 @@ async def build_county(session: AsyncSession, now: datetime) -> County:
     recruiter = await person(21, "孙人社", [Role.OFFICIAL], department_id=hr.id)
     owner = await person(101, "陈药企", [Role.FIRM], firm_id=firm.id)
     stranger = await person(999, "路人", [])
+    leader = await person(31, "周县长", [Role.LEADER])
+    head = await person(13, "李主任", [Role.HEAD], department_id=power.id)
     firm.liaison_id = recruiter.id
     group = Chat(
         telegram_id=-1001,
@@ -142,4 +152,6 @@ async def build_county(session: AsyncSession, now: datetime) -> County:
         group,
         hr_chat,
         chats,
+        leader,
+        head,
     )

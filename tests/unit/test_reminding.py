@@ -3,12 +3,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from models.rules.cards import Colour, Deadline
 from models.rules.reminding import (
     Batch,
     Notice,
     QuietHours,
+    ReminderKind,
     batch,
     deliver_at,
+    next_reminder,
+    reminder_kind,
     reminder_times,
 )
 
@@ -127,3 +131,62 @@ def test_notices_due_together_are_listed_by_item() -> None:
 
 def test_nothing_to_send_makes_no_batches() -> None:
     assert batch([]) == []
+
+
+# --- the next reminder, by what the deadline waits on ---------------------------------------
+
+
+def _deadline(**kw: object) -> Deadline:
+    values: dict[str, object] = {"kind": "node", "due": DUE}
+    values.update(kw)
+    return Deadline(**values)  # type: ignore[arg-type]
+
+
+def test_an_open_deadline_is_reminded_a_day_then_two_hours_before() -> None:
+    open_ = _deadline()
+    assert reminder_kind(open_) is ReminderKind.BEFORE_DUE
+    first = next_reminder(open_, sh(2026, 3, 2, 9))
+    assert first == DUE - 24 * HOUR
+    assert next_reminder(open_, first) == DUE - 2 * HOUR
+    assert next_reminder(open_, DUE - 2 * HOUR) is None
+
+
+def test_offsets_come_from_the_policy() -> None:
+    assert next_reminder(_deadline(), sh(2026, 3, 2, 9), [4 * HOUR]) == DUE - 4 * HOUR
+
+
+def test_a_yellow_without_a_reason_nudges_the_owner_daily() -> None:
+    yellow = _deadline(cards=(Colour.YELLOW,))
+    assert reminder_kind(yellow) is ReminderKind.RECOMMIT_NEEDED
+    assert next_reminder(yellow, DUE + HOUR) == DUE + 25 * HOUR
+
+
+def test_a_pending_recommitment_nudges_the_leader_daily() -> None:
+    pending = _deadline(cards=(Colour.YELLOW,), recommitted_due=DUE + 72 * HOUR)
+    assert reminder_kind(pending) is ReminderKind.APPROVAL_NEEDED
+    assert next_reminder(pending, DUE + HOUR) == DUE + 25 * HOUR
+
+
+def test_an_approved_date_is_reminded_like_the_first() -> None:
+    new_due = DUE + 72 * HOUR
+    approved = _deadline(cards=(Colour.YELLOW,), recommitted_due=new_due, recommit_approved=True)
+    assert reminder_kind(approved) is ReminderKind.BEFORE_DUE
+    assert next_reminder(approved, DUE + HOUR) == new_due - 24 * HOUR
+
+
+@pytest.mark.parametrize(
+    "finished",
+    [
+        {"done_at": DUE - HOUR},
+        {"cards": (Colour.GREEN,), "done_at": DUE - HOUR},
+        {
+            "cards": (Colour.YELLOW, Colour.RED),
+            "recommitted_due": DUE + HOUR,
+            "recommit_approved": True,
+        },
+    ],
+)
+def test_done_or_red_items_get_no_more_reminders(finished: dict[str, object]) -> None:
+    deadline = _deadline(**finished)
+    assert reminder_kind(deadline) is None
+    assert next_reminder(deadline, DUE - 48 * HOUR) is None
