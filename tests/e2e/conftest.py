@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.app import build_application, running
 from bot.edge import Edge, NodeApplication
@@ -19,6 +19,7 @@ from models.tables import Chat, OutboxMessage
 from sandbox import ControlClient, RunningSandbox, Sandbox
 from sandbox import running as sandbox_running
 from tests.conftest import Database
+from tests.integration.county import County, build_county
 
 TOKEN = "123456:TEST-token-for-the-sandbox"
 ADMIN_ID = 500001
@@ -113,3 +114,107 @@ async def stack(db: Database) -> AsyncIterator[Stack]:
         application = build_application(settings_for(sb, db.url), clock)
         async with running(application):
             yield Stack(sb, sb.client, application, clock, db)
+
+
+# --- the sample county in the sandbox: its people, the pharma group, the HR department's chat
+
+
+@dataclass
+class Line:
+    stack: Stack
+    county: County
+    group: int
+    hr_chat: int
+
+    def uid(self, who: str) -> int:
+        return int(getattr(self.county, who).telegram_id)
+
+    async def card_in(self, chat_id: int, after: int) -> dict[str, Any]:
+        """The newest bot message in a chat that shows an issue card."""
+        for message in await self.stack.replies(chat_id, after):
+            if "Q-2026-" in (message["text"] or ""):
+                return message
+        raise AssertionError("no card")
+
+    async def with_button(self, chat_id: int, prefix: str) -> dict[str, Any]:
+        """The bot's message in a chat that carries a button whose data starts with `prefix`."""
+        await self.stack.quiet()
+        for message in reversed(await self.stack.control.messages(chat_id)):
+            keyboard = (message["reply_markup"] or {}).get("inline_keyboard", [])
+            if any(b.get("callback_data", "").startswith(prefix) for row in keyboard for b in row):
+                return message
+        raise AssertionError(f"no message with a {prefix} button")
+
+    async def latest(self, chat_id: int, message_id: int) -> dict[str, Any]:
+        for message in await self.stack.control.messages(chat_id):
+            if message["message_id"] == message_id:
+                return message
+        raise AssertionError("message gone")
+
+
+@pytest.fixture
+async def line(stack: Stack) -> Line:
+    control = stack.control
+    async with stack.db.sessions() as session, session.begin():
+        county = await build_county(session, stack.clock.now())
+    people = [
+        "coordinator",
+        "electrician",
+        "lineman",
+        "recruiter",
+        "owner",
+        "stranger",
+        "leader",
+        "head",
+    ]
+    for name in people:
+        person = getattr(county, name)
+        await control.create_user(person.full_name, id=person.telegram_id)
+        await control.create_chat("private", user_id=person.telegram_id)
+    members = [county.owner.telegram_id, county.stranger.telegram_id]
+    group = (
+        await control.create_chat(
+            "supergroup",
+            title="医药企业群",
+            members=members,
+            creator_id=county.coordinator.telegram_id,
+            admins=[county.owner.telegram_id],
+            with_bot=False,
+        )
+    )["id"]
+    hr_chat = (
+        await control.create_chat(
+            "supergroup", title="人社工作群", members=[county.recruiter.telegram_id], with_bot=False
+        )
+    )["id"]
+    async with stack.db.sessions() as session, session.begin():
+        # The county was set up before the sandbox chose its group ids: point the rows at them.
+        for row_id, telegram_id in ((county.group.id, group), (county.hr_chat.id, hr_chat)):
+            await session.execute(
+                update(Chat).where(Chat.id == row_id).values(telegram_id=telegram_id)
+            )
+    bot_id = int((await control.bot())["id"])
+    for chat in (group, hr_chat):
+        await control.add_member(chat, bot_id, by=county.coordinator.telegram_id)
+    await stack.quiet()
+    return Line(stack, county, group, hr_chat)
+
+
+async def report(
+    line: Line, text: str = "#问题 厂区经常停电，影响生产"
+) -> tuple[dict[str, Any], int]:
+    stack = line.stack
+    cursor = await stack.control.cursor()
+    sent = await stack.control.send_text(line.group, text, from_user_id=line.uid("owner"))
+    card = await line.card_in(line.group, cursor)
+    assert card["reply_to"] == sent["message_id"]
+    return card, cursor
+
+
+async def bound(line: Line) -> None:
+    async with line.stack.db.sessions() as session, session.begin():
+        await session.execute(
+            update(Chat)
+            .where(Chat.telegram_id == line.group)
+            .values(purpose="industry", industry="医药")
+        )

@@ -3,98 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Any
 
-import pytest
 from sqlalchemy import select, update
 
 from models.tables import Chat, Issue, IssueAttachment
-from tests.e2e.conftest import Stack
-from tests.integration.county import County, build_county
-
-
-@dataclass
-class Line:
-    stack: Stack
-    county: County
-    group: int
-    hr_chat: int
-
-    def uid(self, who: str) -> int:
-        return int(getattr(self.county, who).telegram_id)
-
-    async def card_in(self, chat_id: int, after: int) -> dict[str, Any]:
-        """The newest bot message in a chat that shows an issue card."""
-        for message in await self.stack.replies(chat_id, after):
-            if "Q-2026-" in (message["text"] or ""):
-                return message
-        raise AssertionError("no card")
-
-    async def with_button(self, chat_id: int, prefix: str) -> dict[str, Any]:
-        """The bot's message in a chat that carries a button whose data starts with `prefix`."""
-        await self.stack.quiet()
-        for message in reversed(await self.stack.control.messages(chat_id)):
-            keyboard = (message["reply_markup"] or {}).get("inline_keyboard", [])
-            if any(b.get("callback_data", "").startswith(prefix) for row in keyboard for b in row):
-                return message
-        raise AssertionError(f"no message with a {prefix} button")
-
-    async def latest(self, chat_id: int, message_id: int) -> dict[str, Any]:
-        for message in await self.stack.control.messages(chat_id):
-            if message["message_id"] == message_id:
-                return message
-        raise AssertionError("message gone")
-
-
-@pytest.fixture
-async def line(stack: Stack) -> Line:
-    control = stack.control
-    async with stack.db.sessions() as session, session.begin():
-        county = await build_county(session, stack.clock.now())
-    people = ["coordinator", "electrician", "lineman", "recruiter", "owner", "stranger"]
-    for name in people:
-        person = getattr(county, name)
-        await control.create_user(person.full_name, id=person.telegram_id)
-        await control.create_chat("private", user_id=person.telegram_id)
-    members = [county.owner.telegram_id, county.stranger.telegram_id]
-    group = (
-        await control.create_chat(
-            "supergroup",
-            title="医药企业群",
-            members=members,
-            creator_id=county.coordinator.telegram_id,
-            admins=[county.owner.telegram_id],
-            with_bot=False,
-        )
-    )["id"]
-    hr_chat = (
-        await control.create_chat(
-            "supergroup", title="人社工作群", members=[county.recruiter.telegram_id], with_bot=False
-        )
-    )["id"]
-    async with stack.db.sessions() as session, session.begin():
-        # The county was set up before the sandbox chose its group ids: point the rows at them.
-        for row_id, telegram_id in ((county.group.id, group), (county.hr_chat.id, hr_chat)):
-            await session.execute(
-                update(Chat).where(Chat.id == row_id).values(telegram_id=telegram_id)
-            )
-    bot_id = int((await control.bot())["id"])
-    for chat in (group, hr_chat):
-        await control.add_member(chat, bot_id, by=county.coordinator.telegram_id)
-    await stack.quiet()
-    return Line(stack, county, group, hr_chat)
-
-
-async def _report(
-    line: Line, text: str = "#问题 厂区经常停电，影响生产"
-) -> tuple[dict[str, Any], int]:
-    stack = line.stack
-    cursor = await stack.control.cursor()
-    sent = await stack.control.send_text(line.group, text, from_user_id=line.uid("owner"))
-    card = await line.card_in(line.group, cursor)
-    assert card["reply_to"] == sent["message_id"]
-    return card, cursor
+from tests.e2e.conftest import Line, bound, report
 
 
 async def test_the_whole_path_from_report_to_broadcast(line: Line) -> None:
@@ -106,7 +20,7 @@ async def test_the_whole_path_from_report_to_broadcast(line: Line) -> None:
             .where(Chat.telegram_id == line.group)
             .values(purpose="industry", industry="医药")
         )  # ...this one is the pharma group
-    card, cursor = await _report(line)
+    card, cursor = await report(line)
     assert "Q-2026-0001" in card["text"] and "Lead: 供电公司" in card["text"]
     assert "Routed by: 停电 → 供电公司" in card["text"]
 
@@ -162,19 +76,10 @@ async def test_the_whole_path_from_report_to_broadcast(line: Line) -> None:
     assert "Q-2026-0001" in faq["text"]
 
 
-async def _bound(line: Line) -> None:
-    async with line.stack.db.sessions() as session, session.begin():
-        await session.execute(
-            update(Chat)
-            .where(Chat.telegram_id == line.group)
-            .values(purpose="industry", industry="医药")
-        )
-
-
 async def _claimed_and_answered(line: Line) -> tuple[int, dict[str, Any]]:
     stack = line.stack
-    await _bound(line)
-    _, cursor = await _report(line)
+    await bound(line)
+    _, cursor = await report(line)
     electrician = line.uid("electrician")
     mine = await line.card_in(electrician, cursor)
     claim = mine["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
@@ -201,8 +106,8 @@ async def test_not_solved_asks_why_and_sends_it_back(line: Line) -> None:
 
 async def test_a_transfer_by_buttons_asks_for_the_reason(line: Line) -> None:
     stack, control = line.stack, line.stack.control
-    await _bound(line)
-    _, cursor = await _report(line)
+    await bound(line)
+    _, cursor = await report(line)
     electrician = line.uid("electrician")
     mine = await line.card_in(electrician, cursor)
     transfer = mine["reply_markup"]["inline_keyboard"][0][1]["callback_data"]
@@ -228,8 +133,8 @@ async def test_a_transfer_by_buttons_asks_for_the_reason(line: Line) -> None:
 
 async def test_an_unplaced_problem_is_assigned_by_the_coordinator(line: Line) -> None:
     stack = line.stack
-    await _bound(line)
-    _, cursor = await _report(line, "#问题 想咨询出口退税流程")
+    await bound(line)
+    _, cursor = await report(line, "#问题 想咨询出口退税流程")
     coordinator = line.uid("coordinator")
     triage = await line.card_in(coordinator, cursor)
     assert "awaiting the coordinator" in triage["text"]
@@ -252,7 +157,7 @@ async def test_bad_input_gets_clear_answers(line: Line) -> None:
     elsewhere = await stack.group("闲聊群", [owner])
     unbound = await stack.say(elsewhere, owner, "#问题 停电")
     assert "not bound as an industry group" in unbound["text"]
-    await _bound(line)
+    await bound(line)
     assert (await stack.say(line.group, owner, "/report"))["text"].startswith("Usage: /report")
     too_long = await stack.say(line.group, owner, "/report " + "停" * 2100)
     assert "too long" in too_long["text"]
@@ -263,7 +168,7 @@ async def test_bad_input_gets_clear_answers(line: Line) -> None:
     anonymous = await stack.say(line.group, owner, "#问题 停电", anonymous_admin=True)
     assert anonymous["text"].startswith("Please write as yourself")
 
-    card, _ = await _report(line)
+    card, _ = await report(line)
     forged = await stack.press(line.group, card["message_id"], "v1:claim:99999", owner)
     assert forged == "There is no such issue."
     bogus = await stack.press(line.group, card["message_id"], "v1:claim:x; drop", owner)
@@ -284,7 +189,7 @@ async def test_bad_input_gets_clear_answers(line: Line) -> None:
 
 async def test_photos_attach_to_reports_and_details_reach_the_department(line: Line) -> None:
     stack, control = line.stack, line.stack.control
-    await _bound(line)
+    await bound(line)
     owner = line.uid("owner")
     cursor = await control.cursor()
     await control.send_photo(line.group, from_user_id=owner, caption="#问题 停电照片如图")
@@ -323,8 +228,8 @@ async def test_a_reply_to_the_bot_in_the_group_is_a_report(line: Line) -> None:
 async def test_a_member_who_left_the_group_still_confirms_in_private(line: Line) -> None:
     stack, control = line.stack, line.stack.control
     owner = line.uid("owner")
-    await _bound(line)
-    await _report(line)
+    await bound(line)
+    await report(line)
     await control.remove_member(line.group, owner)
     electrician = line.uid("electrician")
     await stack.say(electrician, electrician, "/claim Q-2026-0001")
