@@ -8,14 +8,28 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.clock import Clock
-from models.services.deadlines import SWEEP_BATCH, Swept, sweep
-from models.services.issues import Desk
+from models.services.deadlines import SWEEP_BATCH, CardsRaised, Swept, sweep
+from models.services.issues import Desk, refresh_cards
+from models.tables import Issue
 
 log = logging.getLogger(__name__)
+
+
+def _show_cards(now: datetime, desk: Desk) -> CardsRaised:
+    """Issue cards in the groups are edited to show a newly raised card."""
+
+    async def show(session: AsyncSession, subjects: set[tuple[str, int]]) -> None:
+        for subject_type, subject_id in sorted(subjects):
+            issue = await session.get(Issue, subject_id) if subject_type == "issue" else None
+            if issue is not None:
+                await refresh_cards(session, now, desk, issue)
+
+    return show
 
 
 @dataclass
@@ -34,7 +48,9 @@ async def sweep_deadlines(
     now = clock.now()
     while True:
         async with sessions() as session, session.begin():
-            swept: Swept = await sweep(session, now, desk.zone, desk.language, batch)
+            swept: Swept = await sweep(
+                session, now, desk.zone, desk.language, batch, _show_cards(now, desk)
+            )
         totals.passes += 1
         totals.cards += len(swept.cards)
         totals.reminders += swept.reminders

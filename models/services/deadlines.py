@@ -10,7 +10,7 @@ is open; it changes each row with a conditional UPDATE and records each card und
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from enum import StrEnum
@@ -279,8 +279,17 @@ class _Line:
     at: datetime
 
 
+# Told, in the sweep's transaction, of the items that got a new card (their cards show it).
+CardsRaised = Callable[[AsyncSession, set[tuple[str, int]]], Awaitable[None]]
+
+
 async def sweep(
-    session: AsyncSession, now: datetime, zone: Any, language: str, limit: int = SWEEP_BATCH
+    session: AsyncSession,
+    now: datetime,
+    zone: Any,
+    language: str,
+    limit: int = SWEEP_BATCH,
+    on_cards: CardsRaised | None = None,
 ) -> Swept:
     """One pass: every card owed and every reminder due, at most `limit` rows of each.
 
@@ -312,6 +321,9 @@ async def sweep(
         for chat_id in await _reminder_recipients(session, row, fired):
             lines.append((chat_id, _Line(row, NoticeKind(fired.value), now)))
     swept.messages = await _send_batches(session, now, zone, language, lines, cards_of_line)
+    if on_cards is not None and swept.cards:
+        carded = {(row.subject_type, row.subject_id) for row in owed}
+        await on_cards(session, carded)
     return swept
 
 

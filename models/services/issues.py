@@ -1130,6 +1130,12 @@ async def card_params(session: AsyncSession, desk: Desk, issue: Issue) -> dict[s
     ]
     claimed_by = await session.get(Person, issue.claimed_by_id) if issue.claimed_by_id else None
     firm = await session.get(Firm, issue.firm_id) if issue.firm_id else None
+    # The cards raised on its limits, so the group sees them too.
+    carded = [
+        {"deadline": row.kind, "colour": row.cards.split(",")[-1]}
+        for row in await deadlines.of_subject(session, "issue", issue.id)
+        if row.cards
+    ]
     return {
         "number": issue.number,
         "status": issue.status,
@@ -1147,6 +1153,7 @@ async def card_params(session: AsyncSession, desk: Desk, issue: Issue) -> dict[s
         "close_kind": issue.close_kind,
         "reopen_count": issue.reopen_count,
         "private": issue.is_private,
+        "carded": carded,
     }
 
 

@@ -39,7 +39,7 @@ def _button(message: dict[str, Any], prefix: str) -> str:
 async def test_yellow_then_recommit_then_approve_then_red(line: Line) -> None:
     stack = line.stack
     await bound(line)
-    await report(line)  # Monday 09:30: to be claimed by 17:30 today
+    card, _ = await report(line)  # Monday 09:30: to be claimed by 17:30 today
     electrician, lineman = line.uid("electrician"), line.uid("lineman")
     leader, head = line.uid("leader"), line.uid("head")
 
@@ -49,6 +49,8 @@ async def test_yellow_then_recommit_then_approve_then_red(line: Line) -> None:
     assert "Yellow card" in yellow["text"] and "Q-2026-0001" in yellow["text"]
     assert "claim limit" in yellow["text"]
     assert [m["text"] for m in await _bot_messages(line, lineman, cursor)] == [yellow["text"]]
+    # The card in the group is edited to show it.
+    assert "Cards: 🟡 claim limit" in (await line.latest(line.group, card["message_id"]))["text"]
 
     # Someone outside the department cannot answer for it.
     recommit = _button(yellow, "v1:rc:")
@@ -89,6 +91,7 @@ async def test_yellow_then_recommit_then_approve_then_red(line: Line) -> None:
     (leader_told,) = await _bot_messages(line, leader, cursor)
     assert "Red card" in leader_told["text"] and "key-supervision" in leader_told["text"]
 
+    assert "Cards: 🔴 claim limit" in (await line.latest(line.group, card["message_id"]))["text"]
     listed = await stack.say(leader, leader, "/supervision")
     assert "Q-2026-0001" in listed["text"] and "claim limit" in listed["text"]
     async with stack.db.sessions() as session:

@@ -38,4 +38,5 @@ SAMPLE: dict[str, Any] = {
     "note": "理由不充分",
     "step": "proposed",
     "usage": "/recommit N-7 2026-03-13 材料未到",
+    "carded": [{"deadline": "claim#1", "colour": "yellow"}, {"deadline": "close", "colour": "red"}],
 }
