@@ -26,13 +26,20 @@ from models.clock import Clock
 from models.config import Mode, Settings
 from models.db import create_engine, create_sessionmaker
 from models.rules.permissions import commands_for
-from models.rules.worktime import OfficeHours, WorkCalendar
+from models.rules.worktime import (
+    ChineseCalendarSource,
+    OfficeHours,
+    WorkCalendar,
+    parse_office_hours,
+)
+from models.services.calendar import load_exceptions
 from models.services.common import enqueue
 from models.services.contacts import ChatRef, chat_of
 from models.services.issues import Desk
 from models.texts import LANGUAGES, render
 from reminders.issues import close_unconfirmed_issues
 from reminders.outbox import OutboxDispatcher, forget_processed_updates
+from reminders.sweep import sweep_deadlines
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +48,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
 def make_calendar(settings: Settings) -> WorkCalendar:
-    return WorkCalendar(OfficeHours(zone=settings.zone))
+    return WorkCalendar(OfficeHours(parse_office_hours(settings.office_hours), settings.zone))
 
 
 def build_application(settings: Settings, clock: Clock) -> NodeApplication:
@@ -71,6 +78,7 @@ def build_application(settings: Settings, clock: Clock) -> NodeApplication:
 
 async def _born(application: NodeApplication) -> None:
     edge: Edge = application.bot_data["edge"]
+    await _load_calendar(edge)
     edge.dispatcher = OutboxDispatcher(
         application.bot, edge.sessions, edge.clock, edge.settings.language.value
     )
@@ -86,6 +94,26 @@ async def _born(application: NodeApplication) -> None:
             _close_unconfirmed, interval=edge.settings.sweep_interval, first=timedelta(seconds=5)
         )
     await _publish_commands(application)
+
+
+async def _load_calendar(edge: Edge) -> None:
+    """The local exceptions into the working calendar; a warning if holiday data runs out."""
+    calendar = edge.desk.calendar
+    if isinstance(calendar, WorkCalendar):
+        async with edge.sessions() as session:
+            await load_exceptions(session, calendar)
+    this_year = edge.clock.now().astimezone(edge.settings.zone).year
+    known = ChineseCalendarSource.years()
+    missing = [year for year in (this_year, this_year + 1) if year not in known]
+    if missing:
+        # Until the package is upgraded those years count only weekends as days off.
+        log.warning(
+            "the national holiday calendar (chinese-calendar) covers %d-%d, not %s: "
+            "upgrade the package or set the holidays with /holiday and /workday",
+            known.start,
+            known.stop - 1,
+            ", ".join(str(year) for year in missing),
+        )
 
 
 async def _dies(application: NodeApplication) -> None:
@@ -116,8 +144,14 @@ async def _publish_commands(application: NodeApplication) -> None:
 
 
 async def _close_unconfirmed(context: NodeContext) -> None:
-    edge = context.edge
-    if await close_unconfirmed_issues(edge.sessions, edge.clock, edge.desk):
+    """The periodic sweep: unconfirmed answers close, then every card and reminder due."""
+    await periodic_work(context.edge)
+
+
+async def periodic_work(edge: Edge) -> None:
+    closed = await close_unconfirmed_issues(edge.sessions, edge.clock, edge.desk)
+    swept = await sweep_deadlines(edge.sessions, edge.clock, edge.desk)
+    if closed or swept.messages:
         edge.wake_outbox()
 
 

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.rules.worktime import parse_office_hours
+
 TOKEN_SHAPE = re.compile(r"^\d+:[A-Za-z0-9_-]{4,}$")
 SECRET_TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
@@ -35,6 +37,10 @@ class Settings(BaseSettings):
         default="sqlite+aiosqlite:///nodedesk.sqlite3", description="SQLAlchemy async URL"
     )
     timezone: str = Field(default="Asia/Shanghai", description="IANA time zone of the county")
+    office_hours: str = Field(
+        default="08:30-12:00,14:30-17:30",
+        description="Office hours in the county's zone: HH:MM-HH:MM sessions, comma-separated",
+    )
     language: Language = Field(default=Language.ZH_CN, description="Language of messages")
     admin_ids: list[int] = Field(
         default_factory=list, description="Telegram user ids that are admins from the start"
@@ -69,6 +75,12 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("office_hours")
+    @classmethod
+    def _office_hours(cls, value: str) -> str:
+        parse_office_hours(value)  # its ValueError says what is wrong
         return value
 
     @field_validator("database_url")

@@ -16,13 +16,12 @@ from typing import Any
 import yaml
 from pydantic import SecretStr
 
-from bot.app import build_application, running
+from bot.app import build_application, periodic_work, running
 from bot.edge import Edge, NodeApplication
 from models.clock import MovableClock
 from models.config import Mode, Settings
 from models.migrate import upgrade
 from models.services.county import load_county
-from reminders.issues import close_unconfirmed_issues
 from sandbox import ControlClient, Sandbox
 from sandbox import running as sandbox_running
 
@@ -63,8 +62,7 @@ async def demo_running(
         moved = clock.advance(timedelta(seconds=seconds))
         demo = holder.get("demo")
         if demo is not None:
-            await close_unconfirmed_issues(demo.edge.sessions, clock, demo.edge.desk)
-            demo.edge.wake_outbox()
+            await periodic_work(demo.edge)
         return moved
 
     sandbox = Sandbox(DEMO_TOKEN, on_clock_advance=advance, clock_now=clock.now)

@@ -10,11 +10,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from models.services import deadlines
 from models.services.issues import issue_by_number
 
 if TYPE_CHECKING:
@@ -223,12 +225,72 @@ async def run_script(demo: Demo) -> int:
     await control.send_text(chen, "/history Q-2026-0001", from_user_id=chen)
     await walk.expect("/history shows the track", chen, cursor, lambda m: "Q-2026-0001" in _text(m))
 
+    await _cards(walk)
+
     await _transcript(demo)
     print(f"\n{walk.steps - len(walk.failures)}/{walk.steps} expected answers arrived.")
     if walk.failures:
         print("Missing:", *walk.failures, sep="\n  ", file=sys.stderr)
         return 1
     return 0
+
+
+async def _cards(walk: Walk) -> None:
+    """Green for the limits met above; a claim limit missed, re-committed, approved, missed."""
+    demo, control, lines = walk.demo, walk.demo.control, walk.lines
+    shen, sun, li = walk.person("industrial_firm"), walk.person("hr"), walk.person("leader")
+    print("9. Cards: green for limits met, yellow for one missed, red when the new date is missed")
+    await walk.check(
+        "Q-2026-0001 was claimed and answered in time: green cards",
+        await _colours(demo, "Q-2026-0001") == ["green", "green"],
+    )
+    cursor = await control.cursor()
+    await control.send_text(walk.group("industrial"), lines["late_report"], from_user_id=shen)
+    await walk.expect("the HR bureau gets Q-2026-0003", sun, cursor, _has_button("v1:claim:"))
+    cursor = await control.cursor()
+    for _ in range(10):  # nobody claims it: day by day until its claim limit has passed
+        await control.advance_clock(24 * 3600)
+        if await _colours(demo, "Q-2026-0003"):
+            break
+    yellow = await walk.expect(
+        "a yellow card asks the HR bureau for the reason and a new date",
+        sun,
+        cursor,
+        _has_button("v1:rc:"),
+    )
+    cursor = await control.cursor()
+    await walk.press(yellow, "v1:rc:", sun)
+    await walk.expect("the bot asks why", sun, cursor, lambda m: "原因" in _text(m))
+    cursor = await control.cursor()
+    await control.send_text(sun, lines["late_reason"], from_user_id=sun)
+    await walk.expect("the bot asks for the new date", sun, cursor, lambda m: "时间" in _text(m))
+    new_date = (demo.edge.clock.now() + timedelta(days=3)).astimezone(demo.edge.desk.zone)
+    cursor = await control.cursor()
+    await control.send_text(sun, new_date.date().isoformat(), from_user_id=sun)
+    request = await walk.expect(
+        "the leader is asked to approve the new date", li, cursor, _has_button("v1:ra:")
+    )
+    await walk.press(request, "v1:ra:", li)
+    cursor = await control.cursor()
+    await control.advance_clock(4 * 24 * 3600)
+    await walk.expect(
+        "the new date passed too: a red card and an interview notice",
+        sun,
+        cursor,
+        lambda m: "约谈" in _text(m),
+    )
+    await walk.expect("the leader is told", li, cursor, lambda m: "红牌" in _text(m))
+    cursor = await control.cursor()
+    await control.send_text(li, "/supervision", from_user_id=li)
+    await walk.expect("/supervision lists it", li, cursor, lambda m: "Q-2026-0003" in _text(m))
+
+
+async def _colours(demo: Demo, number: str) -> list[str]:
+    """The last card raised on each of the issue's limits, claim first."""
+    async with demo.edge.sessions() as session:
+        issue = await issue_by_number(session, number)
+        rows = await deadlines.of_subject(session, "issue", issue.id) if issue else []
+    return [row.cards.split(",")[-1] for row in rows if row.cards]
 
 
 async def _closed_kind(demo: Demo, number: str) -> str | None:

@@ -13,6 +13,7 @@ listed in `WorkCalendar.unknown_years_seen`.
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -85,6 +86,34 @@ class LocalException:
     note: str = ""
 
 
+_SESSION = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
+
+
+def parse_office_hours(text: str) -> tuple[Session, ...]:
+    """Office hours as configured: "08:30-12:00,14:30-17:30" (sessions in order, 24-hour).
+
+    Raises ValueError saying what is wrong, for a setting to be refused at start-up.
+    """
+    sessions = []
+    for part in text.split(","):
+        if not part.strip():
+            raise ValueError("an empty session: write HH:MM-HH:MM, separated by commas")
+        found = _SESSION.match(part.strip())
+        if found is None:
+            raise ValueError(
+                f"{part.strip()!r} is not a session like 08:30-12:00; "
+                "write the sessions as HH:MM-HH:MM separated by commas"
+            )
+        h1, m1, h2, m2 = (int(n) for n in found.groups())
+        try:
+            sessions.append(Session(time(h1, m1), time(h2, m2)))
+        except ValueError:
+            raise ValueError(f"{part.strip()!r} is not a time of day (00:00 to 23:59)") from None
+    # The same checks as OfficeHours, so a bad value is refused where it is read.
+    OfficeHours(tuple(sessions))
+    return tuple(sessions)
+
+
 class HolidaySource(Protocol):
     """The national calendar: is `day` a working day, or None when its year is not published."""
 
@@ -126,13 +155,27 @@ class WorkCalendar:
             holidays if holidays is not None else ChineseCalendarSource()
         )
         self._exceptions: dict[date, LocalException] = {}
+        self.replace_exceptions(exceptions)
+        self._unknown_years: set[int] = set()
+
+    def replace_exceptions(self, exceptions: Iterable[LocalException]) -> None:
+        """Take `exceptions` instead of the current ones (the admin changed the table).
+
+        They are checked before anything changes, so a refused set leaves the old one in force.
+        """
+        checked: dict[date, LocalException] = {}
         for exception in exceptions:
-            earlier = self._exceptions.get(exception.day)
+            earlier = checked.get(exception.day)
             if earlier is not None and earlier.working != exception.working:
                 # Silently letting one win would hide an admin's mistake in a deadline.
                 raise ValueError(f"contradictory local exceptions for {exception.day}")
-            self._exceptions[exception.day] = exception
-        self._unknown_years: set[int] = set()
+            checked[exception.day] = exception
+        self._exceptions = checked
+
+    @property
+    def exceptions(self) -> tuple[LocalException, ...]:
+        """The local exceptions in force, by day."""
+        return tuple(self._exceptions[day] for day in sorted(self._exceptions))
 
     @property
     def unknown_years_seen(self) -> frozenset[int]:

@@ -27,7 +27,9 @@ def test_the_scripted_demo_gets_every_expected_answer(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "15/15 expected answers arrived." in result.stdout
+    assert "24/24 expected answers arrived." in result.stdout
+    for card in ("green cards", "a yellow card", "a red card"):
+        assert card in result.stdout
     assert "=== Transcript ===" in result.stdout
     assert "✗" not in result.stdout
     # A fresh SQLite file in a temporary folder: the working directory stays clean.

@@ -23,6 +23,7 @@ def test_defaults_need_nothing() -> None:
     assert settings.timezone == "Asia/Shanghai"
     assert settings.language == "zh_CN"
     assert settings.mode is Mode.POLLING
+    assert settings.office_hours == "08:30-12:00,14:30-17:30"
 
 
 def test_environment_and_dotenv_are_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -41,6 +42,7 @@ def test_environment_and_dotenv_are_read(monkeypatch: pytest.MonkeyPatch, tmp_pa
         ("NODEDESK_DATABASE_URL", "mysql://x", "NODEDESK_DATABASE_URL"),
         ("NODEDESK_TOKEN", "not-a-token", "NODEDESK_TOKEN"),
         ("NODEDESK_LISTEN", "8443", "NODEDESK_LISTEN"),
+        ("NODEDESK_OFFICE_HOURS", "08:30-12:00,11:00-17:30", "NODEDESK_OFFICE_HOURS"),
         ("NODEDESK_ADMIN_IDS", '["x"]', "NODEDESK_ADMIN_IDS"),
         ("NODEDESK_MODE", "webhook", "NODEDESK_WEBHOOK_URL"),
     ],
@@ -64,3 +66,20 @@ def test_the_token_is_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NODEDESK_TOKEN", TOKEN)
     settings = load_settings()
     assert TOKEN not in repr(settings)
+
+
+def test_summer_office_hours_are_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NODEDESK_OFFICE_HOURS", "08:30-12:00,15:00-18:00")
+    assert load_settings().office_hours == "08:30-12:00,15:00-18:00"
+
+
+def test_malformed_office_hours_stop_the_program_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NODEDESK_OFFICE_HOURS", "8-12")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "NODEDESK_OFFICE_HOURS: '8-12' is not a session like 08:30-12:00; "
+        "write the sessions as HH:MM-HH:MM separated by commas"
+    )

@@ -13,6 +13,7 @@ from models.rules.worktime import (
     OfficeHours,
     Session,
     WorkCalendar,
+    parse_office_hours,
 )
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -344,3 +345,52 @@ def test_a_zone_with_summer_time_keeps_the_local_hours() -> None:
     late_friday = datetime(2026, 3, 27, 17, tzinfo=BERLIN)
     assert cal.working_seconds_between(late_friday, monday) == 2 * HOUR
     assert cal.add_working_hours(late_friday, 1) == datetime(2026, 3, 30, 9, tzinfo=BERLIN)
+
+
+# --- configured office hours and local exceptions -----------------------------------------
+
+
+def test_office_hours_are_read_from_their_setting() -> None:
+    assert parse_office_hours("08:30-12:00,14:30-17:30") == (
+        Session(time(8, 30), time(12)),
+        Session(time(14, 30), time(17, 30)),
+    )
+    assert parse_office_hours(" 9:00 - 17:00 ") == (Session(time(9), time(17)),)
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("", "empty session"),
+        ("08:30-12:00,", "empty session"),
+        ("8-12", "is not a session like 08:30-12:00"),
+        ("08:30-12:00;14:30-17:30", "is not a session like"),
+        ("08:30-24:00", "is not a time of day"),
+        ("08:61-12:00", "is not a time of day"),
+        ("12:00-08:30", "must start before it ends"),
+        ("14:30-17:30,08:30-12:00", "in order and must not overlap"),
+        ("08:30-12:00,11:00-17:30", "in order and must not overlap"),
+    ],
+)
+def test_malformed_office_hours_are_refused_with_the_reason(text: str, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        parse_office_hours(text)
+
+
+def test_a_running_calendar_takes_the_tables_current_exceptions() -> None:
+    cal = WorkCalendar(holidays=WeekendsOnly())
+    monday, saturday = date(2026, 3, 9), date(2026, 3, 14)
+    cal.replace_exceptions([LocalException(monday, False, "flood"), LocalException(saturday, True)])
+    assert not cal.is_working_day(monday) and cal.is_working_day(saturday)
+    assert [e.day for e in cal.exceptions] == [monday, saturday]
+    cal.replace_exceptions([])
+    assert cal.is_working_day(monday) and not cal.is_working_day(saturday)
+    assert cal.exceptions == ()
+
+
+def test_contradictory_replacements_are_refused_and_the_old_ones_stay() -> None:
+    monday = date(2026, 3, 9)
+    cal = WorkCalendar(exceptions=[LocalException(monday, False)], holidays=WeekendsOnly())
+    with pytest.raises(ValueError, match="contradictory"):
+        cal.replace_exceptions([LocalException(monday, True), LocalException(monday, False)])
+    assert not cal.is_working_day(monday)
