@@ -91,7 +91,7 @@ async def _born(application: NodeApplication) -> None:
             _housekeeping, interval=timedelta(hours=6), first=timedelta(seconds=30)
         )
         application.job_queue.run_repeating(
-            _close_unconfirmed, interval=edge.settings.sweep_interval, first=timedelta(seconds=5)
+            _sweep, interval=edge.settings.sweep_interval, first=timedelta(seconds=5)
         )
     await _publish_commands(application)
 
@@ -143,12 +143,20 @@ async def _publish_commands(application: NodeApplication) -> None:
             log.warning("could not publish the command menu for %s", language, exc_info=True)
 
 
-async def _close_unconfirmed(context: NodeContext) -> None:
-    """The periodic sweep: unconfirmed answers close, then every card and reminder due."""
+async def _sweep(context: NodeContext) -> None:
     await periodic_work(context.edge)
 
 
 async def periodic_work(edge: Edge) -> None:
+    """The sweep: unconfirmed answers close, then every card and reminder due is issued.
+
+    The calendar's local exceptions are read again first, so a change made through another
+    process counts here within one sweep.
+    """
+    calendar = edge.desk.calendar
+    if isinstance(calendar, WorkCalendar):
+        async with edge.sessions() as session:
+            await load_exceptions(session, calendar)
     closed = await close_unconfirmed_issues(edge.sessions, edge.clock, edge.desk)
     swept = await sweep_deadlines(edge.sessions, edge.clock, edge.desk)
     if closed or swept.messages:
