@@ -58,10 +58,14 @@ def _parser() -> argparse.ArgumentParser:
         "its place and write nothing, else write it all in one transaction. Rows already there "
         "are updated by their natural keys. Or write a template to fill in with --template.",
     )
-    importer.add_argument("file", nargs="?", help="the .yaml, .yml or .xlsx file to import")
+    importer.add_argument(
+        "file", nargs="?", help="the .yaml, .yml, .xlsx or .csv (nodes) file to import"
+    )
     importer.add_argument("--dry-run", action="store_true", help="only check the file")
     importer.add_argument(
-        "--template", metavar="OUT", help="write an example .yaml or .xlsx file to OUT and exit"
+        "--template",
+        metavar="OUT",
+        help="write an example .yaml, .xlsx or .csv (nodes) file to OUT and exit",
     )
     commands.add_parser(
         "check-config",

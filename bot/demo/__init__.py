@@ -83,7 +83,7 @@ async def demo_running(
             application = build_application(demo_settings, clock)
             edge: Edge = application.bot_data["edge"]
             async with edge.sessions() as session, session.begin():
-                await load_county(session, clock.now(), county)
+                await load_county(session, clock.now(), county, edge.desk)
             async with running(application):
                 bot_id = int((await sb.client.bot())["id"])
                 for group in county["groups"]:

@@ -226,6 +226,7 @@ async def run_script(demo: Demo) -> int:
     await walk.expect("/history shows the track", chen, cursor, lambda m: "Q-2026-0001" in _text(m))
 
     await _cards(walk)
+    await _nodes(walk)
 
     await _transcript(demo)
     print(f"\n{walk.steps - len(walk.failures)}/{walk.steps} expected answers arrived.")
@@ -283,6 +284,39 @@ async def _cards(walk: Walk) -> None:
     cursor = await control.cursor()
     await control.send_text(li, "/supervision", from_user_id=li)
     await walk.expect("/supervision lists it", li, cursor, lambda m: "Q-2026-0003" in _text(m))
+
+
+async def _nodes(walk: Walk) -> None:
+    """A key project's node: assigned, progressed, completed, accepted in time: green."""
+    demo, control, lines = walk.demo, walk.demo.control, walk.lines
+    wang, zhou, li = walk.person("coordinator"), walk.person("land"), walk.person("leader")
+    print("10. A key project's node, from assignment to acceptance, on the timeline")
+
+    async def say(who: int, text: str, what: str, test: Callable[[Message], bool]) -> None:
+        cursor = await control.cursor()
+        await control.send_text(who, text, from_user_id=who)
+        await walk.expect(what, who, cursor, test)
+
+    project = lines["project"].split("|")[0].strip()
+    await say(wang, f"/addproject {lines['project']}", "the project is added", _mentions(project))
+    due = (demo.edge.clock.now() + timedelta(days=10)).astimezone(demo.edge.desk.zone)
+    cursor = await control.cursor()
+    node = lines["node"].format(date=due.date().isoformat())
+    await say(wang, f"/addnode {project} | {node}", "the node N-1 is added", _mentions("N-1"))
+    await walk.expect("its owner is told", zhou, cursor, _mentions("N-1"))
+    await say(zhou, f"/progress N-1 {lines['progress']}", "progress is recorded", _mentions("60%"))
+    cursor = await control.cursor()
+    await control.send_text(zhou, f"/done N-1 {lines['done']}", from_user_id=zhou)
+    request = await walk.expect(
+        "the leader in charge is asked to accept it", li, cursor, _has_button("v1:na:")
+    )
+    await walk.press(request, "v1:na:", li)
+    await control.advance_clock(60)
+    await say(li, f"/timeline {project}", "the timeline shows it done, green", _mentions("🟢"))
+
+
+def _mentions(text: str) -> Callable[[Message], bool]:
+    return lambda message: text in _text(message)
 
 
 async def _colours(demo: Demo, number: str) -> list[str]:

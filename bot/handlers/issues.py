@@ -33,7 +33,7 @@ def refusal_params(outcome: Outcome, ref: str | None = None) -> dict[str, Any]:
     }
 
 
-def _text_after_command(message: Message) -> str:
+def text_after_command(message: Message) -> str:
     text = message.text or message.caption or ""
     entities = message.entities or message.caption_entities or ()
     for entity in entities:
@@ -42,7 +42,7 @@ def _text_after_command(message: Message) -> str:
     return text.strip()
 
 
-def _attachments(message: Message) -> list[Attachment]:
+def attachments_of(message: Message) -> list[Attachment]:
     found = []
     if message.photo:
         biggest = message.photo[-1]
@@ -90,8 +90,8 @@ async def report(turn: Turn) -> None:
     assert message is not None
     if not await turn.needs_person():
         return
-    text = _text_after_command(message)
-    attachments = _attachments(message)
+    text = text_after_command(message)
+    attachments = attachments_of(message)
     if not text and not attachments:
         await turn.reply("issue_usage", command="report")
         return
@@ -109,7 +109,7 @@ async def file_on_behalf(turn: Turn) -> None:
     if not can(turn.contact.roles, Action.FILE_ON_BEHALF):
         await turn.reply("not_allowed")
         return
-    parts = _text_after_command(message).split(maxsplit=2)
+    parts = text_after_command(message).split(maxsplit=2)
     if len(parts) < 3:
         await turn.reply("issue_usage", command="file")
         return
@@ -137,7 +137,7 @@ async def _issue_from_args(
 ) -> tuple[Issue, list[str]] | None:
     message = turn.update.effective_message
     assert message is not None
-    parts = _text_after_command(message).split(maxsplit=min_parts - 1)
+    parts = text_after_command(message).split(maxsplit=min_parts - 1)
     if len(parts) < min_parts:
         await turn.reply("issue_usage", command=command)
         return None
@@ -156,7 +156,7 @@ async def answer(turn: Turn) -> None:
     if found is not None:
         message = turn.update.effective_message
         assert message is not None
-        await _answer(turn, found[0], found[1][0], _attachments(message))
+        await _answer(turn, found[0], found[1][0], attachments_of(message))
 
 
 async def _answer(turn: Turn, issue: Issue, text: str, attachments: list[Attachment]) -> None:
@@ -326,11 +326,11 @@ async def message(turn: Turn) -> None:
     message = turn.update.effective_message
     assert message is not None and turn.chat is not None
     text = (message.text or message.caption or "").strip()
-    attachments = _attachments(message)
+    attachments = attachments_of(message)
     in_private = turn.chat.kind == "private"
     # A photo or file captioned "/report …" is a report: captions carry no commands for PTB.
     if text.startswith("/report"):
-        text = "#issue " + _text_after_command(message)
+        text = "#issue " + text_after_command(message)
     tagged = bool(TAG.search(text))
     replied = message.reply_to_message
     to_bot = (

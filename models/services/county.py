@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.services.issues import Desk
 from models.services.setup import import_county, raw_from_mapping
 from models.tables import Department
 
@@ -21,14 +22,23 @@ class Loaded:
     firms: int = 0
 
 
-async def load_county(session: AsyncSession, now: datetime, county: dict[str, Any]) -> Loaded:
+async def load_county(
+    session: AsyncSession, now: datetime, county: dict[str, Any], desk: Desk | None = None
+) -> Loaded:
     """Load a county described like an import file (see `nodedesk import`), in one transaction.
 
-    Raises ValueError naming every problem (and so loads nothing) when the description is wrong.
+    `desk` gives node deadlines their zone and office hours. Raises ValueError naming every
+    problem (and so loads nothing) when the description is wrong.
     """
     raw, problems = raw_from_mapping(county)
     outcome = await import_county(
-        session, now, raw, source="county", problems=problems, audit_action="county_loaded"
+        session,
+        now,
+        raw,
+        source="county",
+        problems=problems,
+        audit_action="county_loaded",
+        desk=desk,
     )
     if not outcome.ok:
         raise ValueError("; ".join(f"{p.where()}: {p.flaw.value}" for p in outcome.problems))

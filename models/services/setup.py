@@ -1,5 +1,6 @@
 """Setting up a county: departments, people's places, bound chats, firms and their members,
-routing rules and service policies — one command at a time, or a whole file at once.
+routing rules and service policies — one command at a time, or a whole file at once (which may
+also hold key projects and their nodes).
 
 Every use case takes the actor's `Contact`, checks what their roles allow, changes nothing when
 it refuses, writes an audit entry for every change, and returns an `Outcome` whose `detail`
@@ -8,13 +9,15 @@ holds what the answer needs to say.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 from sqlalchemy import delete, func, or_, select, update
@@ -22,8 +25,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.rules.categories import CATEGORIES
 from models.rules.creditcode import validate_credit_code
-from models.rules.permissions import Action, Role, can, parse_role
+from models.rules.dates import parse_moment
+from models.rules.permissions import Action, Role, actions_of, can, parse_role
 from models.rules.routing import normalise
+from models.rules.worktime import OfficeHours, WorkCalendar
 from models.services.common import audit, enqueue, insert_ignoring_conflicts
 from models.services.contacts import Contact, roles_of
 from models.services.people import find_person
@@ -33,12 +38,17 @@ from models.tables import (
     Department,
     Firm,
     FirmMembership,
+    Node,
     Person,
     PersonRole,
+    Project,
     RoutingRule,
     ServicePolicy,
 )
 from models.texts import LANGUAGES, environment
+
+if TYPE_CHECKING:  # issues → deadlines → scoring imports this module
+    from models.services.issues import Desk
 
 # Column sizes of models/tables.py.
 NAME_LIMIT = 200  # departments.name, firms.name
@@ -90,6 +100,10 @@ class Refusal(StrEnum):
     UNKNOWN_RULE = "unknown_rule"
     BAD_NUMBER = "bad_number"
     TOO_MANY = "too_many"
+    BAD_CLAIM_HOURS = "bad_claim_hours"
+    BAD_REMINDERS = "bad_reminders"
+    BAD_QUIET_HOURS = "bad_quiet_hours"
+    BAD_STAGES = "bad_stages"
 
 
 class Change(StrEnum):
@@ -164,6 +178,44 @@ def split_list(text: str) -> list[str]:
     """'a,b，c、d;e' → ['a', 'b', 'c', 'd', 'e'] (ASCII, full-width and enumeration commas)."""
     unified = clean(text).replace("\u3001", ",").replace(";", ",")
     return [part.strip() for part in unified.split(",") if part.strip()]
+
+
+def read_moment(value: object, zone: ZoneInfo, day_ends: time) -> datetime | None:
+    """A moment as typed ("2026-06-30", "2026-06-30 17:00") or as a spreadsheet or YAML holds
+    it, in UTC; a date alone (or a spreadsheet date at midnight) ends with the office day."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            return value.astimezone(UTC)
+        if value.time() != time(0, 0):
+            return parse_moment(f"{value:%Y-%m-%d %H:%M}", zone, day_ends)
+        value = value.date()
+    if isinstance(value, date):
+        value = value.isoformat()
+    if not isinstance(value, str):
+        return None
+    return parse_moment(clean(value), zone, day_ends)
+
+
+def deadline_problem(deadline: datetime | None, now: datetime) -> str | None:
+    """What is wrong with a new deadline: "bad_date", "past_deadline", "too_far", or None."""
+    if deadline is None:
+        return "bad_date"
+    if deadline <= now:
+        return "past_deadline"
+    if deadline > now + MAX_AHEAD:
+        return "too_far"
+    return None
+
+
+def weight_of(value: object) -> int | None:
+    """A node's weight, a whole number from 1 to 100, from what was typed."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and clean(value).isdigit() and len(clean(value)) <= 3:
+        value = int(clean(value))
+    return value if isinstance(value, int) and MIN_WEIGHT <= value <= MAX_WEIGHT else None
 
 
 async def department_names(session: AsyncSession) -> list[str]:
@@ -347,7 +399,7 @@ def _binding(chat: Chat) -> dict[str, Any]:
     }
 
 
-def _may_bind(actor: Contact, chat_admin: bool) -> Outcome | None:
+def may_bind(actor: Contact, chat_admin: bool) -> Outcome | None:
     """Why the actor may not bind the chat they are in, or None when they may."""
     if actor.chat.kind not in GROUP_KINDS:
         return refuse(Refusal.NOT_A_GROUP)
@@ -408,7 +460,7 @@ async def bind_industry(
     Only someone who is both an admin of the group (`chat_admin`, asked of Telegram) and may
     bind chats in the bot may do it.
     """
-    refused = _may_bind(actor, chat_admin)
+    refused = may_bind(actor, chat_admin)
     if refused is not None:
         return refused
     industry = clean(industry)
@@ -431,7 +483,7 @@ async def bind_department(
     session: AsyncSession, now: datetime, actor: Contact, chat_admin: bool, department_text: str
 ) -> Outcome:
     """/binddept: the actor's group becomes the working chat of a department."""
-    refused = _may_bind(actor, chat_admin)
+    refused = may_bind(actor, chat_admin)
     if refused is not None:
         return refused
     department = await find_department(session, department_text)
@@ -443,7 +495,7 @@ async def bind_department(
 
 async def unbind(session: AsyncSession, now: datetime, actor: Contact, chat_admin: bool) -> Outcome:
     """/unbind: the actor's group is neither an industry group nor a department's chat."""
-    refused = _may_bind(actor, chat_admin)
+    refused = may_bind(actor, chat_admin)
     if refused is not None:
         return refused
     change = await _rebind(session, now, actor, ChatPurpose.UNBOUND, None, [], None)
@@ -900,6 +952,110 @@ async def delete_rule(
 
 # --- service policies -------------------------------------------------------------------------
 
+# /setpolicy's trailing options (name=value) and the policy columns each one sets.
+POLICY_OPTIONS: dict[str, str] = {
+    "claim": "claim_hours",
+    "remind": "reminder_hours",
+    "quiet": "quiet_hours",
+    "stages": "stage_limits",
+}
+MAX_POLICY_HOURS = 200.0  # office hours: five weeks of them
+MAX_REMINDERS = 5
+MAX_REMINDER_HOURS = 720.0  # thirty days
+MAX_STAGES = 10
+STAGE_NAME_LIMIT = 20  # deadlines.kind holds "stage:" and the name
+OFF_WORDS = frozenset({"off", "none", "no", "false", "关", "无"})
+END_OF_DAY_WORDS = frozenset({"eod", "day", "当日", "当天"})
+_HOURS_SUFFIXES = ("小时", "hours", "hour", "h")
+_QUIET = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
+
+
+def _hours(text: str, limit: float) -> float:
+    """4 for "4", "4h" or "4小时"; ValueError unless more than 0 and at most `limit`."""
+    text = clean(text).lower()
+    for suffix in _HOURS_SUFFIXES:
+        text = text.removesuffix(suffix)
+    hours = float(text.strip())  # ValueError for what is not a number
+    if not (0 < hours <= limit):  # also false for NaN
+        raise ValueError(text)
+    return hours
+
+
+def _number(hours: float) -> float | int:
+    """Whole hours stored as whole numbers, so that they read as typed."""
+    return int(hours) if hours.is_integer() else hours
+
+
+def claim_hours_of(text: str) -> float | None:
+    """Office hours to claim in ("4h"), or None for "by the end of the working day" ("eod")."""
+    if clean(text).lower() in END_OF_DAY_WORDS:
+        return None
+    return _hours(text, MAX_POLICY_HOURS)
+
+
+def reminder_hours_of(text: str) -> list[float]:
+    """Hours before a deadline to remind at, latest first: "24,2" → [24.0, 2.0]; "off" → []."""
+    if clean(text).lower() in OFF_WORDS:
+        return []
+    hours = sorted({_hours(part, MAX_REMINDER_HOURS) for part in split_list(text)}, reverse=True)
+    if not hours or len(hours) > MAX_REMINDERS:
+        raise ValueError(text)
+    return hours
+
+
+def quiet_hours_of(text: str) -> str:
+    """Quiet hours as stored, "22:00-07:30"; "" for "off"."""
+    text = clean(text).replace(" ", "")
+    if text.lower() in OFF_WORDS:
+        return ""
+    found = _QUIET.match(text)
+    if found is None:
+        raise ValueError(text)
+    h1, m1, h2, m2 = (int(n) for n in found.groups())
+    start, end = time(h1, m1), time(h2, m2)  # ValueError for 25:00
+    if start == end:
+        raise ValueError(text)
+    return f"{start:%H:%M}-{end:%H:%M}"
+
+
+def stage_limits_of(text: str) -> list[list[Any]]:
+    """Stage limits, one after another: "分类:1,派单:1,到场:2,办结:4" → [["分类", 1], …]."""
+    if clean(text).lower() in OFF_WORDS:
+        return []
+    stages: list[list[Any]] = []
+    for part in split_list(text):
+        name, colon, hours = part.rpartition(":")
+        name = name.strip()
+        if not colon or not name or len(name) > STAGE_NAME_LIMIT:
+            raise ValueError(part)
+        if any(stage[0] == name for stage in stages):
+            raise ValueError(part)
+        stages.append([name, _number(_hours(hours, MAX_POLICY_HOURS))])
+    if not stages or len(stages) > MAX_STAGES:
+        raise ValueError(text)
+    return stages
+
+
+# Each option's reader, and the refusal (or the import's flaw, by the same name) when it fails.
+POLICY_READERS: dict[str, tuple[Any, str]] = {
+    "claim_hours": (claim_hours_of, "bad_claim_hours"),
+    "reminder_hours": (reminder_hours_of, "bad_reminders"),
+    "quiet_hours": (quiet_hours_of, "bad_quiet_hours"),
+    "stage_limits": (stage_limits_of, "bad_stages"),
+}
+
+
+def read_policy_options(texts: Mapping[str, str]) -> tuple[dict[str, Any], tuple[str, str] | None]:
+    """The policy columns the options set, or the first bad one as (problem, column)."""
+    values: dict[str, Any] = {}
+    for column, text in texts.items():
+        reader, problem = POLICY_READERS[column]
+        try:
+            values[column] = reader(text)
+        except ValueError:
+            return {}, (problem, column)
+    return values, None
+
 
 @dataclass(frozen=True)
 class PolicyArgs:
@@ -907,17 +1063,33 @@ class PolicyArgs:
     close_days: str
     confirm_days: str
     urgent: bool
+    # Policy column → the option's text, for the options given (the others stay as they are).
+    options: Mapping[str, str] = field(default_factory=dict)
 
 
 def parse_setpolicy(args: Sequence[str]) -> PolicyArgs | None:
-    """`<category|default> <close working days> <confirm days> [urgent]`."""
+    """`<category|default> <close working days> <confirm days> [urgent] [claim=4h|eod]
+    [remind=24,2] [quiet=22:00-07:30|off] [stages=分类:1,派单:1,到场:2,办结:4]`."""
     words = [clean(a) for a in args if clean(a)]
-    urgent = len(words) == 4 and words[-1].lower() == URGENT
+    options: dict[str, str] = {}
+    plain: list[str] = []
+    for word in words:
+        key, sign, value = word.partition("=")
+        if sign:
+            column = POLICY_OPTIONS.get(key.strip().lower())
+            if column is None or column in options or not value.strip():
+                return None
+            options[column] = value.strip()
+        elif options:
+            return None  # the options come last
+        else:
+            plain.append(word)
+    urgent = len(plain) == 4 and plain[-1].lower() == URGENT
     if urgent:
-        words.pop()
-    if len(words) != 3:
+        plain.pop()
+    if len(plain) != 3:
         return None
-    return PolicyArgs(words[0], words[1], words[2], urgent)
+    return PolicyArgs(plain[0], plain[1], plain[2], urgent, options)
 
 
 def _days(text: str) -> int | None:
@@ -930,13 +1102,18 @@ def _policy_view(policy: ServicePolicy) -> dict[str, Any]:
         "priority": policy.priority,
         "close_days": policy.close_working_days,
         "confirm_days": policy.confirm_days,
+        "claim_hours": policy.claim_hours,
+        "reminder_hours": [float(h) for h in policy.reminder_hours],
+        "quiet_hours": policy.quiet_hours,
+        "stage_limits": [[str(name), hours] for name, hours in policy.stage_limits],
     }
 
 
 async def set_policy(
     session: AsyncSession, now: datetime, actor: Contact, args: PolicyArgs
 ) -> Outcome:
-    """/setpolicy: the close and confirm limits for a category (or the default), per priority."""
+    """/setpolicy: the limits for a category (or the default), per priority: close and confirm
+    days, and optionally the claim limit, reminders, quiet hours and stage limits ("1124")."""
     if not _allowed(actor, Action.MANAGE_COUNTY):
         return refuse(Refusal.NOT_ALLOWED)
     category: str | None = None
@@ -948,8 +1125,14 @@ async def set_policy(
     if close_days is None or confirm_days is None:
         bad = args.close_days if close_days is None else args.confirm_days
         return refuse(Refusal.BAD_NUMBER, value=bad, limit=MAX_DAYS)
+    options, problem = read_policy_options(args.options)
+    if problem is not None:
+        reason, column = problem
+        return refuse(Refusal(reason), value=args.options[column], limit=_policy_limit(column))
     priority = URGENT if args.urgent else NORMAL
-    change = await _upsert_policy(session, now, category, priority, close_days, confirm_days)
+    change = await _upsert_policy(
+        session, now, category, priority, close_days, confirm_days, options
+    )
     policy = await _policy_row(session, category, priority)
     assert policy is not None
     view = _policy_view(policy)
@@ -965,6 +1148,16 @@ async def set_policy(
             **view,
         )
     return done(change, policy=view)
+
+
+def _policy_limit(column: str) -> int:
+    """The bound a refusal names: hours, or how many entries."""
+    return {
+        "claim_hours": int(MAX_POLICY_HOURS),
+        "reminder_hours": MAX_REMINDERS,
+        "quiet_hours": 0,
+        "stage_limits": MAX_STAGES,
+    }[column]
 
 
 async def _policy_row(
@@ -985,24 +1178,20 @@ async def _upsert_policy(
     priority: str,
     close_days: int,
     confirm_days: int,
+    options: Mapping[str, Any],
 ) -> Change:
+    """Write the limits; of the optional columns only those in `options` are set."""
+    wanted = {"close_working_days": close_days, "confirm_days": confirm_days, **options}
     # A NULL category is not caught by the unique key, so the default row is looked up first.
     found = await _policy_row(session, category, priority)
     if found is None:
-        session.add(
-            ServicePolicy(
-                category=category,
-                priority=priority,
-                close_working_days=close_days,
-                confirm_days=confirm_days,
-                created_at=now,
-            )
-        )
+        session.add(ServicePolicy(category=category, priority=priority, created_at=now, **wanted))
         await session.flush()
         return Change.CREATED
-    if (found.close_working_days, found.confirm_days) == (close_days, confirm_days):
+    if all(getattr(found, column) == value for column, value in wanted.items()):
         return Change.UNCHANGED
-    found.close_working_days, found.confirm_days = close_days, confirm_days
+    for column, value in wanted.items():
+        setattr(found, column, value)
     await session.flush()
     return Change.UPDATED
 
@@ -1032,8 +1221,20 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "groups": ("id", "title", "industry", "tags"),
     "department_chats": ("id", "title", "department"),
     "rules": ("keywords", "category", "lead", "assists", "industry", "priority"),
-    "policies": ("category", "priority", "close_working_days", "confirm_days"),
+    "policies": (
+        "category",
+        "priority",
+        "close_working_days",
+        "confirm_days",
+        "claim_hours",
+        "reminder_hours",
+        "quiet_hours",
+        "stage_limits",
+    ),
+    "projects": ("name", "category", "department", "leader"),
+    "nodes": ("project", "title", "department", "owner", "deadline", "weight", "closing_standard"),
 }
+COUNTY_SECTIONS = tuple(s for s in SECTIONS if s not in ("projects", "nodes"))
 REQUIRED: dict[str, tuple[str, ...]] = {
     "departments": ("name",),
     "people": ("id", "name"),
@@ -1042,7 +1243,38 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "department_chats": ("id", "department"),
     "rules": ("keywords", "category", "lead"),
     "policies": ("category", "close_working_days", "confirm_days"),
+    "projects": ("name", "category", "department"),
+    "nodes": ("project", "title", "department", "deadline", "closing_standard"),
 }
+# A CSV file of nodes: one node a row, with its project's particulars (the project is created
+# when it does not exist yet).
+CSV_FIELDS = (
+    "project",
+    "project_category",
+    "project_department",
+    "leader",
+    "title",
+    "department",
+    "owner",
+    "deadline",
+    "weight",
+    "closing_standard",
+)
+# A CSV column → the field of the project entry it gives.
+CSV_PROJECT_FIELDS = {
+    "project": "name",
+    "project_category": "category",
+    "project_department": "department",
+    "leader": "leader",
+}
+# Node titles and closing standards, and the weights a node may have.
+NODE_TITLE_LIMIT = 300
+STANDARD_LIMIT = 1000
+MIN_WEIGHT, MAX_WEIGHT = 1, 100
+# A deadline further ahead than this is a typing mistake, not a plan.
+MAX_AHEAD = timedelta(days=366 * 5)
+# What an owner (or a leader) field holds when there is none.
+NOBODY = frozenset({"", "-", "—", "无"})
 TRUE_WORDS = frozenset({"true", "yes", "y", "1", "x"})
 FALSE_WORDS = frozenset({"false", "no", "n", "0", ""})
 
@@ -1078,6 +1310,18 @@ class Flaw(StrEnum):
     UNKNOWN_PERSON = "unknown_person"
     FIRM_CONFLICT = "firm_conflict"
     PRIVATE_CHAT = "private_chat"
+    BAD_CLAIM_HOURS = "bad_claim_hours"
+    BAD_REMINDERS = "bad_reminders"
+    BAD_QUIET_HOURS = "bad_quiet_hours"
+    BAD_STAGES = "bad_stages"
+    UNKNOWN_PROJECT = "unknown_project"
+    NOT_A_LEADER = "not_a_leader"
+    NOT_AN_OFFICIAL = "not_an_official"
+    BAD_WEIGHT = "bad_weight"
+    BAD_DATE = "bad_date"
+    PAST_DEADLINE = "past_deadline"
+    TOO_FAR = "too_far"
+    PROJECT_MISMATCH = "project_mismatch"
 
 
 @dataclass(frozen=True)
@@ -1158,6 +1402,8 @@ class RawEntry:
 
     place: Place
     fields: Mapping[str, Any]
+    # A project named by a CSV row of nodes: created when absent, else left as it is.
+    if_absent: bool = False
 
 
 RawCounty = Mapping[str, Sequence[RawEntry]]
@@ -1250,6 +1496,29 @@ class PolicyRow:
     priority: str
     close_days: int
     confirm_days: int
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ProjectRow:
+    place: Place
+    name: str
+    category: str | None  # None only for a CSV's project that exists already
+    department: str | None
+    leader: str | None
+    if_absent: bool = False
+
+
+@dataclass(frozen=True)
+class NodeRow:
+    place: Place
+    project: str
+    title: str
+    department: str
+    owner: str | None
+    deadline: object  # as the file holds it: read in the county's zone when checked
+    weight: int
+    closing_standard: str
 
 
 @dataclass(frozen=True)
@@ -1262,6 +1531,8 @@ class CountySetup:
     chats: tuple[ChatRow, ...] = ()
     rules: tuple[RuleRow, ...] = ()
     policies: tuple[PolicyRow, ...] = ()
+    projects: tuple[ProjectRow, ...] = ()
+    nodes: tuple[NodeRow, ...] = ()
 
 
 class _Entry:
@@ -1272,11 +1543,14 @@ class _Entry:
         self.fields = entry.fields
         self.problems = problems
         self.ok = True
+        self.if_absent = entry.if_absent
         section = entry.place.section or ""
         for name in self.fields:
             if name not in SECTIONS.get(section, ()):
                 self.flag(Flaw.UNKNOWN_FIELD, name, value=name)
         for name in REQUIRED.get(section, ()):
+            if entry.if_absent and name in ("category", "department"):
+                continue  # needed only if the project is new: told once the bot's are known
             if self.blank(name):
                 self.flag(Flaw.REQUIRED, name)
 
@@ -1288,7 +1562,8 @@ class _Entry:
         value = self.fields.get(name)
         return value is None or (isinstance(value, str) and not value.strip()) or value == []
 
-    def text(self, name: str, limit: int) -> str | None:
+    def text(self, name: str, limit: int, prose: bool = False) -> str | None:
+        """The field as text; `prose` (a title, a standard) keeps its full-width punctuation."""
         value = self.fields.get(name)
         if self.blank(name):
             return None
@@ -1297,7 +1572,7 @@ class _Entry:
         if isinstance(value, bool) or not isinstance(value, str | int):
             self.flag(Flaw.NOT_TEXT, name, value=str(value)[:100])
             return None
-        text = clean(str(value))
+        text = str(value).strip() if prose else clean(str(value))
         if len(text) > limit:
             self.flag(Flaw.TOO_LONG, name, value=text[:100], limit=limit)
             return None
@@ -1327,6 +1602,25 @@ class _Entry:
             return word in TRUE_WORDS
         self.flag(Flaw.BAD_BOOLEAN, name, value=str(value)[:100])
         return False
+
+    def option(self, name: str) -> str | None:
+        """A policy option as its command-line text: lists joined, pairs as name:hours."""
+        value = self.fields.get(name)
+        if value is False:
+            return "off"  # YAML reads an unquoted off or no as false
+        if value is None or isinstance(value, bool) or self.blank(name):
+            return None
+        if isinstance(value, Mapping):
+            value = [[key, hours] for key, hours in value.items()]
+        if isinstance(value, list | tuple):
+            pairs = (item if isinstance(item, list | tuple) else [item] for item in value)
+            return ",".join(":".join(str(part) for part in pair) for pair in pairs)
+        return str(value) if isinstance(value, str | int | float) else None
+
+    def person(self, name: str) -> str | None:
+        """Someone's id or @username; None for nobody ("-")."""
+        ref = self.text(name, USERNAME_LIMIT + 1)
+        return None if ref is None or ref in NOBODY else ref
 
     def words(self, name: str, limit: int, most: int) -> tuple[str, ...]:
         value = self.fields.get(name)
@@ -1559,6 +1853,16 @@ def parse_county(raw: RawCounty) -> Parsed:
                 e.flag(Flaw.BAD_DAYS, name, value=str(number), limit=MAX_DAYS)
             elif number is not None:
                 days[name] = number
+        options: dict[str, Any] = {}
+        for column in POLICY_READERS:
+            text = e.option(column)
+            if text is None:
+                continue
+            value, problem = read_policy_options({column: text})
+            if problem is not None:
+                e.flag(Flaw(problem[0]), column, value=text[:100], limit=_policy_limit(column))
+            else:
+                options.update(value)
         if category_text is not None:
             shown = f"{policy_category or DEFAULT_POLICY} {priority_text}"
             seen.once(e, "policy", (policy_category, priority_text), "category", shown)
@@ -1570,11 +1874,67 @@ def parse_county(raw: RawCounty) -> Parsed:
                     priority_text,
                     days["close_working_days"],
                     days["confirm_days"],
+                    options,
                 )
             )
 
+    projects = []
+    for e in entries("projects"):
+        name = e.text("name", NAME_LIMIT)
+        category = e.text("category", CATEGORY_LIMIT)
+        department = e.text("department", NAME_LIMIT)
+        leader = e.person("leader")
+        refer(e, "department", Flaw.UNKNOWN_DEPARTMENT, department)
+        refer(e, "leader", Flaw.UNKNOWN_PERSON, leader)
+        if name is not None:
+            seen.once(e, "project", name, "name", name)
+        if e.ok and name is not None:
+            projects.append(ProjectRow(e.place, name, category, department, leader, e.if_absent))
+
+    nodes = []
+    for e in entries("nodes"):
+        project = e.text("project", NAME_LIMIT)
+        title = e.text("title", NODE_TITLE_LIMIT, prose=True)
+        department = e.text("department", NAME_LIMIT)
+        owner = e.person("owner")
+        deadline = e.fields.get("deadline")
+        if not e.blank("deadline") and read_moment(deadline, ZoneInfo("UTC"), time(0, 0)) is None:
+            e.flag(Flaw.BAD_DATE, "deadline", value=str(deadline)[:100])
+        weight = MIN_WEIGHT if e.blank("weight") else weight_of(e.fields.get("weight"))
+        if weight is None:
+            e.flag(
+                Flaw.BAD_WEIGHT,
+                "weight",
+                value=str(e.fields.get("weight"))[:100],
+                limit=MAX_WEIGHT,
+            )
+        standard = e.text("closing_standard", STANDARD_LIMIT, prose=True)
+        refer(e, "project", Flaw.UNKNOWN_PROJECT, project)
+        refer(e, "department", Flaw.UNKNOWN_DEPARTMENT, department)
+        refer(e, "owner", Flaw.UNKNOWN_PERSON, owner)
+        if project is not None and title is not None:
+            seen.once(e, "node", (project, title), "title", f"{project} · {title}")
+        if (
+            e.ok
+            and project is not None
+            and title is not None
+            and department is not None
+            and weight is not None
+            and standard is not None
+        ):
+            nodes.append(
+                NodeRow(e.place, project, title, department, owner, deadline, weight, standard)
+            )
+
     setup = CountySetup(
-        tuple(departments), tuple(people), tuple(firms), tuple(chats), tuple(rules), tuple(policies)
+        tuple(departments),
+        tuple(people),
+        tuple(firms),
+        tuple(chats),
+        tuple(rules),
+        tuple(policies),
+        tuple(projects),
+        tuple(nodes),
     )
     return Parsed(setup, problems, references)
 
@@ -1616,6 +1976,11 @@ class _Known:
         self.chats: dict[int, str] = {}  # telegram id → kind
         self.rules: dict[tuple[tuple[str, ...], str | None], int] = {}
         self.policies: set[tuple[str | None, str]] = set()
+        self.projects: set[str] = set()
+        # (project, title) → the node's deadline
+        self.nodes: dict[tuple[str, str], datetime] = {}
+        self.roles: dict[int, set[Role]] = {}  # telegram id → roles
+        self.by_username: dict[str, int] = {}  # lower-case username → telegram id
 
     @classmethod
     async def load(cls, session: AsyncSession) -> _Known:
@@ -1634,6 +1999,20 @@ class _Known:
             known.person_ids.add(telegram_id)
             if username:
                 known.usernames.add(username.lower())
+                known.by_username.setdefault(username.lower(), telegram_id)
+        for telegram_id, role in await session.execute(
+            select(Person.telegram_id, PersonRole.role).join(
+                PersonRole, PersonRole.person_id == Person.id
+            )
+        ):
+            known.roles.setdefault(telegram_id, set()).add(Role(role))
+        known.projects = set(await session.scalars(select(Project.name)))
+        for project, title, deadline in await session.execute(
+            select(Project.name, Node.title, Node.deadline).join(
+                Project, Project.id == Node.project_id
+            )
+        ):
+            known.nodes[(project, title)] = deadline
         known.chats = dict((await session.execute(select(Chat.telegram_id, Chat.kind))).all())
         for rule in await session.scalars(select(RoutingRule).order_by(RoutingRule.id)):
             known.rules.setdefault(_rule_key(rule.keywords, rule.industry), rule.id)
@@ -1688,7 +2067,7 @@ def _declared(raw: RawCounty, section: str, *names: str) -> set[str]:
 
 
 def _check_references(
-    raw: RawCounty, parsed: Parsed, known: _Known
+    raw: RawCounty, parsed: Parsed, known: _Known, now: datetime, desk: Desk
 ) -> tuple[list[Problem], tuple[SectionCount, ...]]:
     """Problems that need the database too, and how many rows each section creates or updates."""
     problems: list[Problem] = []
@@ -1700,11 +2079,14 @@ def _check_references(
     )
     person_ids = {str(i) for i in known.person_ids} | _declared(raw, "people", "id")
     usernames = known.usernames | _declared(raw, "people", "username")
+    projects = known.projects | _declared(raw, "projects", "name")
 
     setup = parsed.setup
     for ref in parsed.references:
         if ref.kind is Flaw.UNKNOWN_DEPARTMENT:
             found = ref.value in departments
+        elif ref.kind is Flaw.UNKNOWN_PROJECT:
+            found = ref.value in projects
         elif ref.kind is Flaw.UNKNOWN_FIRM:
             found = ref.value in firms or validate_credit_code(ref.value).normalised in firms
         else:
@@ -1736,6 +2118,7 @@ def _check_references(
             problems.append(
                 chat.place.problem(Flaw.PRIVATE_CHAT, "id", value=str(chat.telegram_id))
             )
+    problems.extend(_check_projects(setup, known, now, desk))
 
     def count(section: str, exists: Iterable[bool]) -> SectionCount:
         flags = list(exists)
@@ -1755,8 +2138,80 @@ def _check_references(
         ),
         count("rules", (_rule_key(r.keywords, r.industry) in known.rules for r in setup.rules)),
         count("policies", ((p.category, p.priority) in known.policies for p in setup.policies)),
+        count(
+            "projects",
+            (p.name in known.projects for p in setup.projects if not _left_alone(p, known)),
+        ),
+        count("nodes", ((n.project, n.title) in known.nodes for n in setup.nodes)),
     )
-    return problems, counts
+    # The county's own sections are told of as they always were; projects and nodes only
+    # when the file has them (a CSV of nodes has nothing else).
+    present = {section for section, entries in raw.items() if entries}
+    county = present & set(COUNTY_SECTIONS)
+    return problems, tuple(
+        c for c in counts if c.section in present or (county and c.section in COUNTY_SECTIONS)
+    )
+
+
+def _left_alone(row: ProjectRow, known: _Known) -> bool:
+    """A CSV's project that exists already: the file does not change it."""
+    return row.if_absent and row.name in known.projects
+
+
+def _roles_in_file(
+    setup: CountySetup, known: _Known
+) -> tuple[dict[int, set[Role]], dict[str, int]]:
+    """Everyone's roles once the file is written (roles are only added), and their usernames."""
+    roles = {tid: set(held) for tid, held in known.roles.items()}
+    usernames = dict(known.by_username)
+    for person in setup.people:
+        held = roles.setdefault(person.telegram_id, set())
+        if person.department is not None and not person.roles and not held:
+            held.add(Role.OFFICIAL)
+        held.update(person.roles)
+        if person.firm is not None:
+            held.add(Role.FIRM)
+        if person.username:
+            usernames[person.username.lower()] = person.telegram_id
+    return roles, usernames
+
+
+def _check_projects(setup: CountySetup, known: _Known, now: datetime, desk: Desk) -> list[Problem]:
+    """Leaders who lead, owners who may update nodes, deadlines ahead, new projects complete."""
+    problems: list[Problem] = []
+    roles, usernames = _roles_in_file(setup, known)
+
+    def roles_of_ref(ref: str) -> set[Role] | None:
+        ref = ref.removeprefix("@")
+        tid = int(ref) if ref.lstrip("-").isdigit() else usernames.get(ref.lower())
+        return roles.get(tid, set()) if tid is not None else None
+
+    for project in setup.projects:
+        if project.if_absent and project.name not in known.projects:
+            for name in ("category", "department"):
+                if getattr(project, name) is None:
+                    problems.append(project.place.problem(Flaw.REQUIRED, name))
+        if project.leader is not None:
+            held = roles_of_ref(project.leader)
+            if held is not None and Role.LEADER not in held:
+                problems.append(
+                    project.place.problem(Flaw.NOT_A_LEADER, "leader", value=project.leader)
+                )
+    closing = desk.calendar.office_hours.closing
+    for node in setup.nodes:
+        if node.owner is not None:
+            held = roles_of_ref(node.owner)
+            if held is not None and Action.UPDATE_NODE not in actions_of(held):
+                problems.append(node.place.problem(Flaw.NOT_AN_OFFICIAL, "owner", value=node.owner))
+        deadline = read_moment(node.deadline, desk.zone, closing)
+        if deadline is not None and known.nodes.get((node.project, node.title)) == deadline:
+            continue  # the node as it is: importing the same file again is no problem
+        problem = deadline_problem(deadline, now)
+        if problem is not None:
+            problems.append(
+                node.place.problem(Flaw(problem), "deadline", value=str(node.deadline)[:100])
+            )
+    return problems
 
 
 async def import_county(
@@ -1769,21 +2224,29 @@ async def import_county(
     problems: Sequence[Problem] = (),
     actor_id: int | None = None,
     audit_action: str = "county_imported",
+    desk: Desk | None = None,
 ) -> ImportOutcome:
     """Check a whole county file, then write all of it, or nothing when anything is wrong.
 
     Rows are matched by natural keys and updated in place: departments by name, people by
     Telegram id, firms by credit code then name, chats by Telegram id, rules by their keywords
-    and industry, policies by category and priority. Roles are only ever added. `problems`
-    are those found while reading the file, reported with the rest.
+    and industry, policies by category and priority, projects by name, nodes by project and
+    title. Roles are only ever added. `problems` are those found while reading the file,
+    reported with the rest. Node deadlines are read in `desk`'s zone and office hours.
     """
+    if desk is None:
+        from models.services.issues import Desk  # see the import at the top
+
+        # Node deadlines in the usual county day, when the caller says nothing.
+        desk = Desk(WorkCalendar(OfficeHours()), OfficeHours().zone, "zh_CN")
     parsed = parse_county(raw)
     known = await _Known.load(session)
-    referenced, counts = _check_references(raw, parsed, known)
+    referenced, counts = _check_references(raw, parsed, known, now, desk)
     every = sorted((*problems, *parsed.problems, *referenced), key=_in_file_order)
     if every or dry_run:
         return ImportOutcome(tuple(every), counts, dry_run)
     await _write(session, now, parsed.setup, known)
+    await _write_projects(session, now, parsed.setup, desk, actor_id)
     audit(
         session,
         now,
@@ -1874,8 +2337,83 @@ async def _write(session: AsyncSession, now: datetime, setup: CountySetup, known
 
     for policy in setup.policies:
         await _upsert_policy(
-            session, now, policy.category, policy.priority, policy.close_days, policy.confirm_days
+            session,
+            now,
+            policy.category,
+            policy.priority,
+            policy.close_days,
+            policy.confirm_days,
+            policy.options,
         )
+
+
+async def _write_projects(
+    session: AsyncSession, now: datetime, setup: CountySetup, desk: Desk, actor_id: int | None
+) -> None:
+    """Projects by name, then their nodes by project and title, through the node use cases
+    (so that each new node's deadline is tracked and its owner told)."""
+    from models.services import nodes  # the node use cases build on this module's lookups
+
+    departments = {d.name: d for d in await session.scalars(select(Department))}
+    projects = {p.name: p for p in await session.scalars(select(Project))}
+    for row in setup.projects:
+        project = projects.get(row.name)
+        leader = await _person_by_ref(session, row.leader) if row.leader else None
+        department = departments[row.department] if row.department else None
+        if project is None:
+            assert row.category is not None
+            projects[row.name] = await nodes.create_project(
+                session,
+                now,
+                row.name,
+                row.category,
+                department.id if department else None,
+                leader,
+                actor_id,
+            )
+            continue
+        if row.if_absent:
+            continue
+        project.category = row.category or project.category
+        if department is not None:
+            project.department_id = department.id
+        if leader is not None:
+            project.leader_id = leader.id
+    await session.flush()
+    closing = desk.calendar.office_hours.closing
+    for node_row in setup.nodes:
+        project = projects[node_row.project]
+        owner = await _person_by_ref(session, node_row.owner) if node_row.owner else None
+        deadline = read_moment(node_row.deadline, desk.zone, closing)
+        assert deadline is not None
+        found = await session.scalar(
+            select(Node).where(Node.project_id == project.id, Node.title == node_row.title)
+        )
+        if found is None:
+            await nodes.create_node(
+                session,
+                now,
+                desk,
+                project,
+                node_row.title,
+                departments[node_row.department],
+                owner,
+                deadline,
+                node_row.weight,
+                node_row.closing_standard,
+                actor_id,
+            )
+            continue
+        if found.status == nodes.DONE:
+            continue  # accepted: what it was judged on stays
+        found.department_id = departments[node_row.department].id
+        if owner is not None:
+            found.owner_id = owner.id
+        found.deadline = deadline
+        found.weight = node_row.weight
+        found.closing_standard = node_row.closing_standard
+        found.updated_at = now
+        await nodes.track(session, now, desk, found, project)
 
 
 async def _write_person(

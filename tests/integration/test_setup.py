@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -970,3 +970,105 @@ async def test_the_import_command_reports_and_exits_by_outcome(
     assert await run_import(settings, broken, clock=clock, say=said.append) == 1
     assert "the file, line" in said[-1]
     assert await run_import(settings, tmp_path / "none.csv", clock=clock, say=said.append) == 1
+
+
+async def test_setpolicy_options_set_the_claim_limit_reminders_quiet_hours_and_stages(
+    db: Database, clock: FrozenClock, county: County
+) -> None:
+    async with db.sessions() as session, session.begin():
+        admin = await _admin(session, clock)
+
+        async def set_policy(*words: str) -> setup.Outcome:
+            args = setup.parse_setpolicy(list(words))
+            assert args is not None
+            return await setup.set_policy(session, clock.now(), admin, args)
+
+        created = await set_policy(
+            "水电气", "1", "1", "urgent", "claim=1h", "remind=2,0.5", "quiet=off",
+            "stages=分类:1,派单:1,到场:2,办结:4",
+        )  # fmt: skip
+        assert created.change is Change.CREATED
+        assert created.detail["policy"] == {
+            "category": "utilities",
+            "priority": "urgent",
+            "close_days": 1,
+            "confirm_days": 1,
+            "claim_hours": 1.0,
+            "reminder_hours": [2.0, 0.5],
+            "quiet_hours": "",
+            "stage_limits": [["分类", 1], ["派单", 1], ["到场", 2], ["办结", 4]],
+        }
+        # Options left out stay as they are; the same ones again change nothing.
+        assert (await set_policy("水电气", "1", "1", "urgent")).change is Change.UNCHANGED
+        assert (await set_policy("水电气", "1", "1", "urgent", "claim=1")).change is (
+            Change.UNCHANGED
+        )
+        updated = await set_policy("水电气", "2", "1", "urgent", "claim=eod", "stages=off")
+        assert updated.change is Change.UPDATED
+        assert (
+            updated.detail["policy"]["claim_hours"],
+            updated.detail["policy"]["stage_limits"],
+        ) == (
+            None,
+            [],
+        )
+        assert updated.detail["policy"]["reminder_hours"] == [2.0, 0.5]
+        # A new row without options gets the defaults.
+        fresh = await set_policy("default", "5", "3")
+        assert fresh.detail["policy"]["reminder_hours"] == [24.0, 2.0]
+        assert fresh.detail["policy"]["quiet_hours"] == "22:00-07:30"
+        for option, reason, limit in [
+            ("claim=0", Refusal.BAD_CLAIM_HOURS, 200),
+            ("remind=24,-1", Refusal.BAD_REMINDERS, 5),
+            ("quiet=22:00-22:00", Refusal.BAD_QUIET_HOURS, 0),
+            ("stages=分类", Refusal.BAD_STAGES, 10),
+        ]:
+            bad = await set_policy("default", "5", "3", option)
+            assert (bad.refused, bad.detail["limit"]) == (reason, limit), option
+            assert bad.detail["value"] == option.partition("=")[2]
+        listed = await setup.list_policies(session, admin)
+        assert [p["claim_hours"] for p in listed.detail["policies"]] == [None, None]
+    async with db.sessions() as session:
+        row = await session.scalar(select(ServicePolicy).where(ServicePolicy.priority == "urgent"))
+        assert row is not None
+        assert (row.close_working_days, row.claim_hours, row.stage_limits) == (2, None, [])
+    assert [e.detail["change"] for e in await _audit(db, "policy_set")] == [
+        "created",
+        "updated",
+        "created",
+    ]
+
+
+async def test_imported_policies_take_the_same_options(
+    db: Database, clock: FrozenClock, tmp_path: Path
+) -> None:
+    path = _workbook(
+        tmp_path / "policies.xlsx",
+        {
+            "policies": [
+                ["category", "priority", "close_working_days", "confirm_days", "claim_hours",
+                 "reminder_hours", "quiet_hours", "stage_limits"],
+                ["default", None, 5, 3, "4h", "24, 2", "off", "分类:1,办结:4"],
+                ["land", None, 5, 3, None, None, "21:00-07:00", None],
+                ["labour", None, 5, 3, 0, None, None, None],
+            ]
+        },
+    )  # fmt: skip
+    refused = await _import_file(db, clock, path)
+    assert [(p.where(), p.flaw) for p in refused.problems] == [
+        ("policies!E4", Flaw.BAD_CLAIM_HOURS)
+    ]
+    workbook = load_workbook(path)
+    workbook["policies"].delete_rows(4)
+    workbook.save(path)
+    assert (await _import_file(db, clock, path)).ok
+    async with db.sessions() as session:
+        rows = {p.category: p for p in await session.scalars(select(ServicePolicy))}
+    default, land = rows[None], rows["land"]
+    assert (default.claim_hours, default.reminder_hours, default.quiet_hours) == (4.0, [24, 2], "")
+    assert default.stage_limits == [["分类", 1], ["办结", 4]]
+    assert (land.claim_hours, land.reminder_hours, land.quiet_hours) == (
+        None,
+        [24.0, 2.0],
+        "21:00-07:00",
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,15 @@ import pytest
 from openpyxl import Workbook
 
 from bot.handlers.setup import plain
-from bot.importer import command, example, read_file, read_workbook, read_yaml, write_template
+from bot.importer import (
+    command,
+    example,
+    read_csv,
+    read_file,
+    read_workbook,
+    read_yaml,
+    write_template,
+)
 from models.config import Settings
 from models.rules.permissions import COMMANDS, Role
 from models.services.setup import (
@@ -18,9 +27,14 @@ from models.services.setup import (
     Outcome,
     Problem,
     Refusal,
+    claim_hours_of,
     parse_county,
+    parse_setpolicy,
+    quiet_hours_of,
     raw_from_mapping,
     refusal_params,
+    reminder_hours_of,
+    stage_limits_of,
 )
 from models.texts import LANGUAGES, environment, render, template_keys
 from tests.unit.samples import CODE, SAMPLE
@@ -118,7 +132,8 @@ def test_files_that_are_not_a_county_are_refused_plainly(tmp_path: Path) -> None
     assert raw_from_mapping(None)[1][0].flaw is Flaw.EMPTY_FILE
     assert raw_from_mapping([1, 2])[1][0].flaw is Flaw.NOT_A_MAPPING
     assert raw_from_mapping({"firms": "x"})[1][0].flaw is Flaw.NOT_A_LIST
-    assert read_file(tmp_path / "county.csv")[1][0].flaw is Flaw.UNREADABLE
+    assert read_file(tmp_path / "county.txt")[1][0].flaw is Flaw.UNREADABLE
+    assert read_file(tmp_path / "missing.csv")[1][0].flaw is Flaw.UNREADABLE
     assert read_file(tmp_path / "missing.yaml")[1][0].flaw is Flaw.UNREADABLE
     (tmp_path / "junk.xlsx").write_bytes(b"not a zip")
     assert read_file(tmp_path / "junk.xlsx")[1][0].flaw is Flaw.UNREADABLE
@@ -200,9 +215,9 @@ def test_the_template_has_every_section_and_no_problem(
     assert parse_county(raw).problems == []
 
 
-def test_the_template_is_written_for_yaml_and_xlsx_only(tmp_path: Path) -> None:
+def test_the_template_is_written_for_yaml_xlsx_and_csv_only(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="xlsx"):
-        write_template(tmp_path / "t.csv")
+        write_template(tmp_path / "t.txt")
 
 
 def test_the_import_command_wants_a_file_or_a_template_not_both(
@@ -233,3 +248,232 @@ def test_the_templates_in_docs_are_what_the_command_writes() -> None:
 def _as_cells(fields: Any) -> dict[str, Any]:
     """A YAML entry as the workbook holds it: lists joined by commas."""
     return {k: ", ".join(map(str, v)) if isinstance(v, list) else v for k, v in fields.items()}
+
+
+# --- service policies' options ----------------------------------------------------------------
+
+
+def test_setpolicy_takes_trailing_options_for_claim_reminders_quiet_hours_and_stages() -> None:
+    args = parse_setpolicy(
+        ["水电气", "1", "1", "urgent", "claim=4h", "remind=24，2", "quiet=22:00-07:30",
+         "stages=分类：1,派单:1,到场:2,办结:4"]
+    )  # fmt: skip
+    assert args is not None and args.urgent
+    assert dict(args.options) == {
+        "claim_hours": "4h",
+        "reminder_hours": "24,2",
+        "quiet_hours": "22:00-07:30",
+        "stage_limits": "分类:1,派单:1,到场:2,办结:4",
+    }
+    assert parse_setpolicy(["default", "5", "3"]) is not None
+    assert parse_setpolicy(["default", "5", "3", "claim=eod"]) is not None
+    # Unknown or repeated options, options before the days, empty values: the usage text.
+    assert parse_setpolicy(["default", "5", "3", "colour=red"]) is None
+    assert parse_setpolicy(["default", "5", "3", "claim=4", "claim=5"]) is None
+    assert parse_setpolicy(["default", "claim=4", "5", "3"]) is None
+    assert parse_setpolicy(["default", "5", "3", "claim="]) is None
+
+
+def test_policy_options_read_as_stored_or_are_refused() -> None:
+    assert claim_hours_of("4h") == 4.0 and claim_hours_of("1.5") == 1.5
+    assert claim_hours_of("2小时") == 2.0 and claim_hours_of("EOD") is None
+    assert reminder_hours_of("2,24,24") == [24.0, 2.0] and reminder_hours_of("off") == []
+    assert quiet_hours_of("7:00-9:30") == "07:00-09:30" and quiet_hours_of("off") == ""
+    assert stage_limits_of("分类:1,派单:1.5,on site:2") == [
+        ["分类", 1],
+        ["派单", 1.5],
+        ["on site", 2],
+    ]
+    assert stage_limits_of("none") == []
+    for reader, bad in [
+        (claim_hours_of, "0"),
+        (claim_hours_of, "-3"),
+        (claim_hours_of, "nan"),
+        (claim_hours_of, "999"),
+        (claim_hours_of, "soon"),
+        (reminder_hours_of, "24,x"),
+        (reminder_hours_of, "1,2,3,4,5,6"),
+        (reminder_hours_of, ""),
+        (quiet_hours_of, "22:00"),
+        (quiet_hours_of, "25:00-07:00"),
+        (quiet_hours_of, "07:00-07:00"),
+        (stage_limits_of, "分类"),
+        (stage_limits_of, "分类:1,分类:2"),
+        (stage_limits_of, ":1"),
+        (stage_limits_of, "分类:0"),
+        (stage_limits_of, "一二三四五六七八九十一二三四五六七八九十一:1"),
+        (stage_limits_of, ",".join(f"s{i}:1" for i in range(11))),
+    ]:
+        with pytest.raises(ValueError):
+            reader(bad)
+
+
+def test_policy_rows_of_a_file_take_the_same_options() -> None:
+    raw, _ = raw_from_mapping(
+        {
+            "policies": [
+                {"category": "default", "close_working_days": 5, "confirm_days": 3,
+                 "claim_hours": 4, "reminder_hours": [24, 2], "quiet_hours": False,
+                 "stage_limits": [["分类", 1], ["派单", 1]]},
+                {"category": "land", "close_working_days": 5, "confirm_days": 3,
+                 "stage_limits": {"到场": 2}, "claim_hours": "eod"},
+                {"category": "labour", "close_working_days": 5, "confirm_days": 3,
+                 "claim_hours": "later", "reminder_hours": "0", "quiet_hours": "night",
+                 "stage_limits": "办结"},
+            ]
+        }
+    )  # fmt: skip
+    parsed = parse_county(raw)
+    assert [(p.where(), p.flaw, p.value) for p in parsed.problems] == [
+        ("policies[2].claim_hours", Flaw.BAD_CLAIM_HOURS, "later"),
+        ("policies[2].reminder_hours", Flaw.BAD_REMINDERS, "0"),
+        ("policies[2].quiet_hours", Flaw.BAD_QUIET_HOURS, "night"),
+        ("policies[2].stage_limits", Flaw.BAD_STAGES, "办结"),
+    ]
+    first, second = parsed.setup.policies
+    assert dict(first.options) == {
+        "claim_hours": 4.0,
+        "reminder_hours": [24.0, 2.0],
+        "quiet_hours": "",
+        "stage_limits": [["分类", 1], ["派单", 1]],
+    }
+    assert dict(second.options) == {"claim_hours": None, "stage_limits": [["到场", 2]]}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_policies_show_their_options(language: str) -> None:
+    policy = {
+        "category": None,
+        "priority": "normal",
+        "close_days": 5,
+        "confirm_days": 3,
+        "claim_hours": 1.5,
+        "reminder_hours": [24.0, 2.0],
+        "quiet_hours": "22:00-07:30",
+        "stage_limits": [["分类", 1], ["到场", 2]],
+    }
+    listed = _render("setup_policies", language, policies=[policy])
+    assert "1.5" in listed and "24" in listed and "22:00-07:30" in listed
+    assert "分类 1" in listed and "→ 到场 2" in listed
+    plain_policy = {**policy, "claim_hours": None, "reminder_hours": [], "quiet_hours": ""}
+    plain_policy["stage_limits"] = []
+    set_text = _render("setup_policy_set", language, policy=plain_policy)
+    assert "22:00" not in set_text and "分类" not in set_text
+    assert ("当天下班前" if language == "zh_CN" else "end of the working day") in set_text
+
+
+# --- projects and nodes in a file, and the CSV of nodes ---------------------------------------
+
+NODES_CSV = (
+    "project,project_category,project_department,leader,title,department,owner,deadline,"
+    "weight,closing_standard\n"
+    "产业园,工业项目,营商办,@li,完成征地,自然资源局,-,2026-06-30,3,取得批复，交付土地\n"
+    ",,,,,,,,,\n"
+    "产业园,,,,厂区通电,供电公司,@zhao,2026-07-31 12:00,,线路接入\n"
+    "产业园,城建项目,,,道路,交通局,,2026-08-31,x,通车\n"
+    "老旧小区,,,,线路改造,供电公司,,2026-13-01,2,\n"
+)
+
+
+def test_a_csv_of_nodes_names_each_project_once_from_its_first_row() -> None:
+    raw, problems = read_csv(NODES_CSV.encode("utf-8-sig"))
+    assert [(p.where(), p.flaw, p.value, p.other) for p in problems] == [
+        ("projects!B5", Flaw.PROJECT_MISMATCH, "城建项目", 2),
+    ]
+    projects = raw["projects"]
+    assert [(e.place.row, e.if_absent, dict(e.fields)) for e in projects] == [
+        (2, True, {"name": "产业园", "category": "工业项目", "department": "营商办",
+                   "leader": "@li"}),
+        (6, True, {"name": "老旧小区", "category": None, "department": None, "leader": None}),
+    ]  # fmt: skip
+    assert projects[0].place.columns == {
+        "name": "A",
+        "category": "B",
+        "department": "C",
+        "leader": "D",
+    }
+    nodes = raw["nodes"]
+    assert [e.place.row for e in nodes] == [2, 4, 5, 6]  # the blank row 3 is skipped
+    assert nodes[0].place.columns["deadline"] == "H"
+    assert nodes[0].fields["closing_standard"] == "取得批复，交付土地"
+    parsed = parse_county(raw)
+    assert [(p.where(), p.flaw) for p in parsed.problems] == [
+        ("nodes!I5", Flaw.BAD_WEIGHT),
+        ("nodes!J6", Flaw.REQUIRED),
+        ("nodes!H6", Flaw.BAD_DATE),
+    ]
+    # A project named only by rows without particulars is told about once the bot's are known.
+    assert [(p.name, p.category) for p in parsed.setup.projects] == [
+        ("产业园", "工业项目"),
+        ("老旧小区", None),
+    ]
+    node = parsed.setup.nodes[1]
+    assert (node.owner, node.weight, node.deadline) == ("@zhao", 1, "2026-07-31 12:00")
+    assert parsed.setup.nodes[0].owner is None  # "-": nobody named
+    references = [(r.field, r.kind, r.value) for r in parsed.references]
+    assert references[:3] == [
+        ("department", Flaw.UNKNOWN_DEPARTMENT, "营商办"),
+        ("leader", Flaw.UNKNOWN_PERSON, "@li"),
+        ("project", Flaw.UNKNOWN_PROJECT, "产业园"),
+    ]
+
+
+def test_a_csv_saved_by_excel_on_chinese_windows_reads_too() -> None:
+    raw, problems = read_csv(NODES_CSV.encode("gb18030"))
+    assert raw["nodes"][0].fields["title"] == "完成征地"
+    assert len(problems) == 1
+
+
+def test_a_csv_with_an_unknown_column_or_nothing_in_it_is_refused_plainly() -> None:
+    _, problems = read_csv(b"project,titel\n")
+    assert [(p.where(), p.flaw, p.value) for p in problems] == [
+        ("nodes!B1", Flaw.UNKNOWN_FIELD, "titel")
+    ]
+    assert read_csv(b"")[1][0].flaw is Flaw.EMPTY_FILE
+    assert read_csv(b"\xff\xfe\x00\xd8")[1][0].flaw is Flaw.UNREADABLE
+
+
+def test_project_and_node_entries_are_checked_on_their_own() -> None:
+    raw, _ = raw_from_mapping(
+        {
+            "projects": [
+                {"name": "产业园", "category": "工业项目", "department": "营商办"},
+                {"name": "产业园", "category": "工业项目", "department": "营商办"},
+                {"name": "新区", "department": "营商办", "leader": "-"},
+            ],
+            "nodes": [
+                {"project": "产业园", "title": "征地", "department": "营商办",
+                 "deadline": datetime(2026, 6, 30), "weight": 101, "closing_standard": "批复"},
+                {"project": "产业园", "title": "征地", "department": "营商办",
+                 "deadline": date(2026, 6, 30), "closing_standard": "批复"},
+                {"project": "产业园", "title": "通电", "department": "营商办",
+                 "deadline": "next week", "closing_standard": "通电", "weight": 2.0},
+            ],
+        }
+    )  # fmt: skip
+    parsed = parse_county(raw)
+    assert [(p.where(), p.flaw) for p in parsed.problems] == [
+        ("projects[1].name", Flaw.DUPLICATE),
+        ("projects[2].category", Flaw.REQUIRED),
+        ("nodes[0].weight", Flaw.BAD_WEIGHT),
+        ("nodes[1].title", Flaw.DUPLICATE),
+        ("nodes[2].deadline", Flaw.BAD_DATE),
+    ]
+    assert parsed.problems[3].other == 0
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_csv_template_has_nodes_of_the_example_county(tmp_path: Path, language: str) -> None:
+    path = tmp_path / "nodes.csv"
+    write_template(path, language)
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # Excel opens it as UTF-8
+    raw, problems = read_file(path)
+    assert problems == []
+    assert len(raw["nodes"]) == 3 and len(raw["projects"]) == 2
+    assert parse_county(raw).problems == []
+
+
+def test_the_csv_template_in_docs_is_what_the_command_writes(tmp_path: Path) -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    write_template(tmp_path / "nodes.csv", "zh_CN")
+    assert (docs / "nodes-template.csv").read_bytes() == (tmp_path / "nodes.csv").read_bytes()
