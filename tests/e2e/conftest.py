@@ -218,3 +218,12 @@ async def bound(line: Line) -> None:
             .where(Chat.telegram_id == line.group)
             .values(purpose="industry", industry="医药")
         )
+
+
+def button_data(message: dict[str, Any], prefix: str) -> str:
+    """The callback data of the message's first button whose data starts with `prefix`."""
+    for row in message["reply_markup"]["inline_keyboard"]:
+        for button in row:
+            if button["callback_data"].startswith(prefix):
+                return str(button["callback_data"])
+    raise AssertionError(f"no {prefix} button")

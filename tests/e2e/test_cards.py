@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.app import periodic_work
 from models.tables import Deadline, PointsEntry
-from tests.e2e.conftest import Line, bound, report
+from tests.e2e.conftest import Line, bound, button_data, report
 
 
 async def _jump(line: Line, delta: timedelta) -> int:
@@ -26,14 +26,6 @@ async def _bot_messages(line: Line, chat_id: int, after: int) -> list[dict[str, 
     return [
         m for m in await line.stack.control.messages(chat_id) if m["seq"] > after and m["is_bot"]
     ]
-
-
-def _button(message: dict[str, Any], prefix: str) -> str:
-    for row in message["reply_markup"]["inline_keyboard"]:
-        for button in row:
-            if button["callback_data"].startswith(prefix):
-                return str(button["callback_data"])
-    raise AssertionError(f"no {prefix} button")
 
 
 async def test_yellow_then_recommit_then_approve_then_red(line: Line) -> None:
@@ -53,7 +45,7 @@ async def test_yellow_then_recommit_then_approve_then_red(line: Line) -> None:
     assert "Cards: 🟡 claim limit" in (await line.latest(line.group, card["message_id"]))["text"]
 
     # Someone outside the department cannot answer for it.
-    recommit = _button(yellow, "v1:rc:")
+    recommit = button_data(yellow, "v1:rc:")
     refused = await stack.press(electrician, yellow["message_id"], recommit, line.uid("recruiter"))
     assert refused == "You may not do that for this item."
 
@@ -72,7 +64,7 @@ async def test_yellow_then_recommit_then_approve_then_red(line: Line) -> None:
 
     (request,) = await stack.replies(leader, cursor)
     assert "线路改造需要协调停电窗口" in request["text"] and "2026-03-04 17:30" in request["text"]
-    approve = _button(request, "v1:ra:")
+    approve = button_data(request, "v1:ra:")
     forged = await stack.press(leader, request["message_id"], approve, line.uid("coordinator"))
     assert forged == "You may not do that for this item."
     cursor = await stack.control.cursor()

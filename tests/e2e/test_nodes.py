@@ -9,17 +9,9 @@ from sqlalchemy import select
 
 from bot.app import periodic_work
 from models.tables import Deadline, Node, NodeUpdate
-from tests.e2e.conftest import Line
+from tests.e2e.conftest import Line, button_data
 
 PROJECT = "厂房项目"
-
-
-def _button(message: dict[str, Any], prefix: str) -> str:
-    for row in message["reply_markup"]["inline_keyboard"]:
-        for button in row:
-            if button["callback_data"].startswith(prefix):
-                return str(button["callback_data"])
-    raise AssertionError(f"no {prefix} button")
 
 
 async def _project_with_a_group(line: Line) -> int:
@@ -97,7 +89,7 @@ async def test_a_node_from_its_adding_to_acceptance_and_the_timeline(line: Line)
     assert wrong["text"] == "Progress is a whole number from 0 to 100, not “120”."
     request = await _ask_acceptance(line, node_id)
     assert "Evidence: 📷 photo: 主体完成 (赵电力" in request["text"]
-    accept = _button(request, "v1:na:")
+    accept = button_data(request, "v1:na:")
 
     # Someone else's press, and a forged one, change nothing.
     denied = await stack.press(leader, request["message_id"], accept, line.uid("stranger"))
@@ -143,7 +135,7 @@ async def test_a_node_sent_back_with_a_reason_and_a_stale_button(line: Line) -> 
     assert "Evidence: none yet" in request["text"]
 
     cursor = await control.cursor()
-    asked = await stack.press(leader, request["message_id"], _button(request, "v1:nr:"), leader)
+    asked = await stack.press(leader, request["message_id"], button_data(request, "v1:nr:"), leader)
     assert asked == f"Please reply with why {ref} goes back."
     (question,) = await stack.replies(leader, cursor)
     assert "why does it go back?" in question["text"] and ref in question["text"]
@@ -157,7 +149,7 @@ async def test_a_node_sent_back_with_a_reason_and_a_stale_button(line: Line) -> 
     assert "↩️ Sent back by 周县长. Reason: 缺少送电记录" in edited["text"]
 
     # The old request's buttons no longer apply; neither does a command on the open node.
-    stale = await stack.press(leader, request["message_id"], _button(request, "v1:na:"), leader)
+    stale = await stack.press(leader, request["message_id"], button_data(request, "v1:na:"), leader)
     assert stale == f"{ref} has moved on (now: in progress); the action no longer applies."
     again = await stack.say(leader, leader, f"/sendback {ref} 还是不行")
     assert again["text"].startswith(f"{ref} has moved on (now: in progress)")
