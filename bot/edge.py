@@ -15,6 +15,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 
 from models.clock import Clock
 from models.config import Settings
+from models.rules.permissions import Action, can
 from models.services.common import enqueue
 from models.services.contacts import ChatRef, Contact, Sender, chat_of, meet
 from models.services.intake import claim_update
@@ -99,6 +100,16 @@ class Turn:
         """Acting needs a person behind the update: not an anonymous admin, not a channel."""
         if self.contact is None:
             await self.answer("anonymous")
+            return False
+        return True
+
+    async def allowed(self, action: Action) -> bool:
+        """A person whose roles allow `action`; anyone else is told, and False comes back."""
+        if not await self.needs_person():
+            return False
+        assert self.contact is not None
+        if not can(self.contact.roles, action):
+            await self.answer("not_allowed")
             return False
         return True
 

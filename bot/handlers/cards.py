@@ -10,7 +10,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from bot.edge import NodeApplication, Turn, transactional
 from bot.handlers.hooks import CONTINUATIONS
 from models.rules.dates import parse_moment, split_moment
-from models.rules.permissions import Action, can
+from models.rules.permissions import Action
 from models.services import deadlines, issues
 from models.services.deadlines import Outcome, Refusal, local_time
 from models.services.dialogues import ask
@@ -77,12 +77,9 @@ async def _outcome(turn: Turn, outcome: Outcome, step: str) -> None:
 
 @transactional
 async def recommit(turn: Turn) -> None:
-    if not await turn.needs_person():
+    if not await turn.allowed(Action.RECOMMIT):
         return
     assert turn.contact is not None
-    if not can(turn.contact.roles, Action.RECOMMIT):
-        await turn.reply("not_allowed")
-        return
     found = await _item(turn, "recommit", "yellow")
     if found is None:
         return
@@ -154,12 +151,9 @@ async def reject(turn: Turn) -> None:
 
 
 async def _decide_by_command(turn: Turn, command: str, approve: bool) -> None:
-    if not await turn.needs_person():
+    if not await turn.allowed(Action.APPROVE_RECOMMIT):
         return
     assert turn.contact is not None
-    if not can(turn.contact.roles, Action.APPROVE_RECOMMIT):
-        await turn.reply("not_allowed")
-        return
     found = await _item(turn, command, "pending")
     if found is not None:
         row, words = found
@@ -180,12 +174,9 @@ async def _decide(turn: Turn, deadline_id: int, approve: bool, note: str = "") -
 
 @transactional
 async def supervision(turn: Turn) -> None:
-    if not await turn.needs_person():
+    if not await turn.allowed(Action.VIEW_NODES):
         return
     assert turn.contact is not None
-    if not can(turn.contact.roles, Action.VIEW_NODES):
-        await turn.reply("not_allowed")
-        return
     zone = turn.edge.desk.zone
     items = []
     for row in await deadlines.supervision_list(turn.session):

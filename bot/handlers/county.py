@@ -6,7 +6,7 @@ from telegram.ext import CommandHandler
 
 from bot.edge import NodeApplication, Turn, transactional
 from models.rules.categories import CATEGORIES
-from models.rules.permissions import Action, can
+from models.rules.permissions import Action
 from models.rules.worktime import ChineseCalendarSource, WorkCalendar
 from models.services import calendar, scoring
 from models.services.calendar import CalendarOutcome
@@ -163,12 +163,9 @@ async def deptkind(turn: Turn) -> None:
 
 @transactional
 async def ranking(turn: Turn) -> None:
-    if not await turn.needs_person():
+    if not await turn.allowed(Action.VIEW_RANKING):
         return
     assert turn.contact is not None
-    if not can(turn.contact.roles, Action.VIEW_RANKING):
-        await turn.reply("not_allowed")
-        return
     period = scoring.parse_period(" ".join(turn.args))
     if period is None:
         await turn.reply("ranking_usage")

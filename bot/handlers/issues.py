@@ -11,7 +11,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, f
 
 from bot.edge import NodeApplication, Turn, transactional
 from bot.handlers.hooks import CAPTION_COMMANDS, CONTINUATIONS, caption_command
-from models.rules.permissions import Action, can
+from models.rules.permissions import Action
 from models.rules.routing import find_issue_number
 from models.services import issues
 from models.services.dialogues import open_dialogue
@@ -103,12 +103,9 @@ async def file_on_behalf(turn: Turn) -> None:
     """/file <firm> <breakfast|visit|phone> <text>: an official records a firm's problem."""
     message = turn.update.effective_message
     assert message is not None and turn.chat is not None
-    if not await turn.needs_person():
+    if not await turn.allowed(Action.FILE_ON_BEHALF):
         return
     assert turn.contact is not None
-    if not can(turn.contact.roles, Action.FILE_ON_BEHALF):
-        await turn.reply("not_allowed")
-        return
     parts = text_after_command(message).split(maxsplit=2)
     if len(parts) < 3:
         await turn.reply("issue_usage", command="file")
@@ -296,12 +293,9 @@ async def history(turn: Turn) -> None:
 
 @transactional
 async def queue(turn: Turn) -> None:
-    if not await turn.needs_person():
+    if not await turn.allowed(Action.VIEW_QUEUE):
         return
     assert turn.contact is not None
-    if not can(turn.contact.roles, Action.VIEW_QUEUE):
-        await turn.reply("not_allowed")
-        return
     zone = turn.edge.desk.zone
     rows = []
     for issue in await issues.queue(turn.session, turn.contact):

@@ -137,12 +137,9 @@ async def unsubscribe_button(turn: Turn) -> None:
 @transactional
 async def policy(turn: Turn) -> None:
     """/policy <industry|all> <title> | <text>: a coordinator publishes a pro-business policy."""
-    if not await turn.needs_person():
+    if not await turn.allowed(Action.PUBLISH_POLICY):
         return
     assert turn.contact is not None
-    if not can(turn.contact.roles, Action.PUBLISH_POLICY):
-        await turn.reply("not_allowed")
-        return
     parts = _command_text(turn.update.effective_message).split(maxsplit=1)
     if len(parts) < 2 or "|" not in parts[1]:
         topics = await broadcasts.known_topics(turn.session)
