@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -553,6 +554,34 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger)
     last_error: Mapped[str | None] = mapped_column(String(500))
+    # A photo or document goes with the text (kept in outbox_files, read only when sending).
+    has_file: Mapped[bool] = mapped_column(default=False)
+
+
+class OutboxFile(Base):
+    """The photo or document an outbox message carries (a digest's chart, a ledger export)."""
+
+    __tablename__ = "outbox_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # photo, document
+    file_name: Mapped[str] = mapped_column(String(200))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class SentReport(Base):
+    """A periodic report sent to someone: one per person, kind and period, even across restarts."""
+
+    __tablename__ = "sent_reports"
+    __table_args__ = (UniqueConstraint("person_id", "kind", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # digest, month, quarter
+    period: Mapped[str] = mapped_column(String(16))  # 2026-03-02, 2026-03, 2026-Q1
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    sent_at: Mapped[datetime]
 
 
 class ProcessedUpdate(Base):

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 
@@ -27,7 +27,7 @@ from models.clock import Clock
 from models.rules.pacing import Pacer
 from models.services.chats import mark_undeliverable, migrate_chat
 from models.services.intake import forget_old_updates
-from models.tables import Chat, OutboxMessage, OutboxStatus
+from models.tables import Chat, OutboxFile, OutboxMessage, OutboxStatus
 from models.texts import render, split_message
 
 log = logging.getLogger(__name__)
@@ -155,14 +155,24 @@ class OutboxDispatcher:
             await self._finish(message, OutboxStatus.FAILED, error=f"render: {exc}")
             result.failed += 1
             return True
+        file = await self._file(message)
+        parts = [_Part(text) for text in text_parts]
+        if file is not None and len(parts) == 1 and len(parts[0].text) <= CAPTION_LIMIT:
+            parts = [_Part(parts[0].text, with_file=True)]  # the text is the file's caption
+        elif file is not None:
+            # A long text goes first; the file follows on its own, with the buttons.
+            parts.append(_Part("", with_file=True))
         try:
-            for index in range(message.parts_sent, len(text_parts)):
+            for index in range(message.parts_sent, len(parts)):
                 if not await self._pace(chat.telegram_id, is_group):
                     return False
-                last = index == len(text_parts) - 1
-                sent_id = await self._send(
-                    message, chat, text_parts[index], markup if last else None
-                )
+                last = index == len(parts) - 1
+                part = parts[index]
+                if part.with_file:
+                    assert file is not None
+                    sent_id = await self._send_file(message, chat, file, part.text, markup)
+                else:
+                    sent_id = await self._send(message, chat, part.text, markup if last else None)
                 if not last:
                     await self._part_sent(message, index + 1, sent_id)
             await self._finish(message, OutboxStatus.SENT, telegram_message_id=sent_id)
@@ -256,6 +266,37 @@ class OutboxDispatcher:
         )
         return sent.message_id
 
+    async def _file(self, message: OutboxMessage) -> OutboxFile | None:
+        if not message.has_file:
+            return None
+        async with self.sessions() as session:
+            return await session.scalar(
+                select(OutboxFile).where(OutboxFile.outbox_id == message.id)
+            )
+
+    async def _send_file(
+        self,
+        message: OutboxMessage,
+        chat: Chat,
+        file: OutboxFile,
+        caption: str,
+        markup: InlineKeyboardMarkup | None,
+    ) -> int:
+        upload = InputFile(file.data, filename=file.file_name)
+        reply = None
+        if message.reply_to_message_id is not None:
+            reply = ReplyParameters(message.reply_to_message_id, allow_sending_without_reply=True)
+        send = self.bot.send_photo if file.kind == "photo" else self.bot.send_document
+        sent = await send(
+            chat.telegram_id,
+            upload,
+            caption=caption or None,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            reply_parameters=reply,
+        )
+        return sent.message_id
+
     async def _part_sent(self, message: OutboxMessage, parts_sent: int, sent_id: int) -> None:
         message.parts_sent = parts_sent
         await self._update(message.id, parts_sent=parts_sent, telegram_message_id=sent_id)
@@ -307,6 +348,18 @@ class OutboxDispatcher:
             )
         log.warning("chat %s refuses the bot: %s", chat.telegram_id, reason)
         self.wakeup.set()  # the coordinators' notice is waiting
+
+
+# Telegram allows 1,024 characters in a caption, against 4,096 in a message.
+CAPTION_LIMIT = 1024
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One Telegram message of an outbox message: text, or the file with `text` as caption."""
+
+    text: str
+    with_file: bool = False
 
 
 def _seconds(exc: RetryAfter) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -9,7 +10,16 @@ from sqlalchemy import Insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.tables import AuditEntry, Chat, OutboxMessage
+from models.tables import AuditEntry, Chat, OutboxFile, OutboxMessage
+
+
+@dataclass(frozen=True)
+class OutgoingFile:
+    """A photo or a document sent with a message; the message's text is its caption."""
+
+    kind: str  # photo, document
+    file_name: str
+    data: bytes
 
 
 def insert_ignoring_conflicts(session: AsyncSession, table: Any) -> Insert:
@@ -53,6 +63,7 @@ async def enqueue(
     edit_message_id: int | None = None,
     edit_of_id: int | None = None,
     dedupe_key: str | None = None,
+    file: OutgoingFile | None = None,
 ) -> int | None:
     """Write one outgoing message; its id, or None when one with the same dedupe key exists."""
     await session.flush()  # the chat needs its id
@@ -73,7 +84,15 @@ async def enqueue(
             parts_sent=0,
             next_attempt_at=now,
             created_at=now,
+            has_file=file is not None,
         )
         .returning(OutboxMessage.id)
     )
-    return (await session.execute(statement)).scalar()
+    outbox_id = (await session.execute(statement)).scalar()
+    if outbox_id is not None and file is not None:
+        session.add(
+            OutboxFile(
+                outbox_id=outbox_id, kind=file.kind, file_name=file.file_name, data=file.data
+            )
+        )
+    return outbox_id

@@ -12,7 +12,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 
 from models.clock import FrozenClock
 from models.rules.pacing import Pacer, SendLimits
-from models.services.common import enqueue
+from models.services.common import OutgoingFile, enqueue
 from models.services.contacts import ChatRef, Sender, chat_of, meet
 from models.tables import Chat, OutboxMessage
 from reminders.outbox import OutboxDispatcher
@@ -34,6 +34,7 @@ class RecordingBot:
 
     sent: list[Sent] = field(default_factory=list)
     edits: list[tuple[int, int, str]] = field(default_factory=list)
+    files: list[tuple[str, int, str, bytes, str | None]] = field(default_factory=list)
     faults: dict[int, list[Exception]] = field(default_factory=dict)
     next_id: int = 100
 
@@ -48,6 +49,18 @@ class RecordingBot:
                 chat_id, text, kwargs.get("reply_markup"), reply and reply.message_id, self.next_id
             )
         )
+        return _Message(self.next_id)
+
+    async def send_photo(self, chat_id: int, photo: Any, **kwargs: Any) -> Any:
+        return self._file("photo", chat_id, photo, kwargs)
+
+    async def send_document(self, chat_id: int, document: Any, **kwargs: Any) -> Any:
+        return self._file("document", chat_id, document, kwargs)
+
+    def _file(self, kind: str, chat_id: int, upload: Any, kwargs: dict[str, Any]) -> Any:
+        self.next_id += 1
+        data = upload.input_file_content
+        self.files.append((kind, chat_id, upload.filename, data, kwargs.get("caption")))
         return _Message(self.next_id)
 
     async def edit_message_text(self, text: str, **kwargs: Any) -> Any:
@@ -285,3 +298,30 @@ async def test_an_edit_of_a_card_waits_for_the_card_and_uses_its_message_id(
     await sender.run_once()
     assert [(c, m) for c, m, _ in bot.edits] == [(-80, bot.sent[0].message_id)]
     assert "/y" in bot.edits[0][2]
+
+
+async def test_a_file_goes_with_its_text_as_caption(db: Database, clock: FrozenClock) -> None:
+    bot = RecordingBot()
+    chat = await _chat(db, clock, 78, "private")
+    chart = OutgoingFile("photo", "chart.png", b"\x89PNG fake")
+    await _enqueue(db, clock, chat, template="start", params={"name": "Li"}, file=chart)
+    assert (await dispatcher(db, clock, bot).run_once()).sent == 1
+    assert bot.sent == []
+    ((kind, chat_id, name, data, caption),) = bot.files
+    assert (kind, chat_id, name, data) == ("photo", 78, "chart.png", b"\x89PNG fake")
+    assert caption is not None and "Li" in caption
+    rows = await _rows(db)
+    assert (rows[0].status, rows[0].telegram_message_id) == ("sent", 101)
+
+
+async def test_a_long_text_goes_first_and_its_file_after_it(
+    db: Database, clock: FrozenClock
+) -> None:
+    bot = RecordingBot()
+    chat = await _chat(db, clock, 79, "private")
+    ledger = OutgoingFile("document", "ledger.xlsx", b"PK fake")
+    await _enqueue(db, clock, chat, params={"command": "y" * 2000}, file=ledger)
+    assert (await dispatcher(db, clock, bot).run_once()).sent == 1
+    assert len(bot.sent) == 1 and "y" * 2000 in bot.sent[0].text
+    ((kind, _, name, _, caption),) = bot.files
+    assert (kind, name, caption) == ("document", "ledger.xlsx", None)
