@@ -59,6 +59,16 @@ class Settings(BaseSettings):
     )
     outbox_interval: float = Field(default=1.0, gt=0, description="Seconds between outbox runs")
     sweep_interval: float = Field(default=30.0, gt=0, description="Seconds between sweeps")
+    digest_time: str = Field(
+        default="08:30",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="When leaders get the daily digest on working days, HH:MM in the county's zone",
+    )
+    screen_token: SecretStr | None = Field(
+        default=None,
+        min_length=16,
+        description="Access token of the big screen (/screen); unset, the page is off",
+    )
 
     @field_validator("token")
     @classmethod

@@ -47,6 +47,9 @@ class Action(StrEnum):
     RECOMMIT = "recommit"
     APPROVE_RECOMMIT = "approve_recommit"
     VIEW_RANKING = "view_ranking"
+    VIEW_DIGEST = "view_digest"
+    PUBLISH_LISTS = "publish_lists"
+    EXPORT_LEDGER = "export_ledger"
 
 
 # What anyone who writes to the bot may do; an unknown firm member can still report.
@@ -99,6 +102,9 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.MANAGE_PROJECTS,
             Action.ACCEPT_NODE,
             Action.VIEW_RANKING,
+            Action.VIEW_DIGEST,
+            Action.PUBLISH_LISTS,
+            Action.EXPORT_LEDGER,
         }
     ),
     Role.LEADER: frozenset(
@@ -110,6 +116,9 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.ACCEPT_NODE,
             Action.APPROVE_RECOMMIT,
             Action.VIEW_RANKING,
+            Action.VIEW_DIGEST,
+            Action.PUBLISH_LISTS,
+            Action.EXPORT_LEDGER,
         }
     ),
     Role.LIAISON: frozenset({Action.FILE_ON_BEHALF, Action.CONFIRM_MEMBER}),
@@ -122,6 +131,7 @@ ROLE_ACTIONS: dict[Role, frozenset[Action]] = {
             Action.VIEW_NODES,
             Action.MANAGE_PROJECTS,
             Action.VIEW_RANKING,
+            Action.EXPORT_LEDGER,
         }
     ),
 }
@@ -191,6 +201,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("setpoints", Action.MANAGE_COUNTY),
     Command("setweight", Action.MANAGE_COUNTY),
     Command("deptkind", Action.MANAGE_COUNTY),
+    # For leaders: the digest, red/black lists, the ledger.
+    Command("digest", Action.VIEW_DIGEST),
+    Command("lists", Action.VIEW_DIGEST),
+    Command("export", Action.EXPORT_LEDGER),
 )
 
 
