@@ -37,6 +37,7 @@ from models.services.common import enqueue
 from models.services.contacts import ChatRef, chat_of
 from models.services.issues import Desk
 from models.texts import LANGUAGES, render
+from reminders.digest import send_reports
 from reminders.issues import close_unconfirmed_issues
 from reminders.outbox import OutboxDispatcher, forget_processed_updates
 from reminders.sweep import sweep_deadlines
@@ -159,7 +160,8 @@ async def periodic_work(edge: Edge) -> None:
             await load_exceptions(session, calendar)
     closed = await close_unconfirmed_issues(edge.sessions, edge.clock, edge.desk)
     swept = await sweep_deadlines(edge.sessions, edge.clock, edge.desk)
-    if closed or swept.messages:
+    reported = await send_reports(edge.sessions, edge.clock, edge.desk, edge.settings.digest_at)
+    if closed or swept.messages or reported:
         edge.wake_outbox()
 
 

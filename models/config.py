@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import time
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -127,6 +128,10 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def digest_at(self) -> time:
+        return time.fromisoformat(self.digest_time)
 
     @property
     def listen_host(self) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.edge import NodeApplication
-from bot.handlers import basic, cards, county, issues, knowledge, nodes, setup
+from bot.handlers import basic, cards, county, digest, issues, knowledge, nodes, setup
 
 
 def register(application: NodeApplication) -> None:
@@ -14,5 +14,6 @@ def register(application: NodeApplication) -> None:
     nodes.register(application)
     cards.register(application)
     county.register(application)
+    digest.register(application)
     # Catch-alls last: unknown commands, plain private text, stale buttons.
     basic.register_fallbacks(application)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -62,6 +62,8 @@ class Calendar(Protocol):
     def add_working_days(self, moment: datetime, days: int) -> datetime: ...
 
     def add_working_hours(self, moment: datetime, hours: float) -> datetime: ...
+
+    def is_working_day(self, day: date) -> bool: ...
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +36,9 @@ class StepCalendar:
 
     def add_working_hours(self, moment: datetime, hours: float) -> datetime:
         return moment + timedelta(hours=hours)
+
+    def is_working_day(self, day: date) -> bool:
+        return day.weekday() < 5
 
 
 DESK = Desk(StepCalendar(), ZoneInfo("Asia/Shanghai"), "zh_CN")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from pathlib import Path
 from typing import Any
 
 from models.rules.creditcode import make_credit_code
 from models.services.setup import Flaw, Problem
-from tests.unit import samples_calendar, samples_cards, samples_nodes
 
 CODE = make_credit_code("91341003MA2N0A1C3")
 
@@ -120,7 +122,10 @@ SAMPLE: dict[str, Any] = {
     ],
     "counts": [{"section": "firms", "created": 2, "updated": 1}],
 }
-# Each part of the product keeps its own parameters; a key defined twice must agree.
-for _part in (samples_calendar, samples_cards, samples_nodes):
-    for _key, _value in _part.SAMPLE.items():
-        assert SAMPLE.setdefault(_key, _value) == _value, _key
+# Each part of the product keeps its own parameters in tests/unit/samples_<part>.py, found here
+# by name; a key defined twice must agree.
+for _module in sorted(pkgutil.iter_modules([str(Path(__file__).parent)]), key=lambda m: m.name):
+    if _module.name.startswith("samples_"):
+        _part = importlib.import_module(f"tests.unit.{_module.name}")
+        for _key, _value in _part.SAMPLE.items():
+            assert SAMPLE.setdefault(_key, _value) == _value, _key
