@@ -228,6 +228,17 @@ async def run_script(demo: Demo) -> int:
     await _cards(walk)
     await _nodes(walk)
 
+    print("11. The leader reads the digest, with its chart")
+    li = walk.person("leader")
+    cursor = await control.cursor()
+    await control.send_text(li, "/digest", from_user_id=li)
+    await walk.expect(
+        "/digest answers with the chart and the day's figures",
+        li,
+        cursor,
+        lambda m: m.get("photo") is not None and "简报" in str(m.get("caption") or ""),
+    )
+
     await _transcript(demo)
     print(f"\n{walk.steps - len(walk.failures)}/{walk.steps} expected answers arrived.")
     if walk.failures:
