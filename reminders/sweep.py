@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.clock import Clock
-from models.services.deadlines import SWEEP_BATCH, CardsRaised, Swept, sweep
 from models.services.issues import Desk, refresh_cards
+from models.services.sweep import SWEEP_BATCH, CardsRaised, Swept, sweep
 from models.tables import Issue
 
 log = logging.getLogger(__name__)

@@ -50,6 +50,53 @@ def audit(
     )
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """One message of many written at once (`enqueue_many`); the dedupe key is required."""
+
+    chat_id: int
+    template: str
+    language: str
+    params: dict[str, Any]
+    dedupe_key: str
+    buttons: list[list[dict[str, Any]]] | None = None
+
+
+async def enqueue_many(
+    session: AsyncSession, now: datetime, messages: list[Outgoing]
+) -> dict[str, int]:
+    """Write many messages in one statement; the new ones' ids by dedupe key (a key already in
+    the outbox is left out)."""
+    if not messages:
+        return {}
+    rows = await session.execute(
+        insert_ignoring_conflicts(session, OutboxMessage).returning(
+            OutboxMessage.id, OutboxMessage.dedupe_key
+        ),
+        [
+            {
+                "chat_id": m.chat_id,
+                "template": m.template,
+                "params": m.params,
+                "buttons": m.buttons,
+                "language": m.language,
+                "reply_to_message_id": None,
+                "edit_message_id": None,
+                "edit_of_id": None,
+                "dedupe_key": m.dedupe_key,
+                "status": "pending",
+                "attempts": 0,
+                "parts_sent": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+                "has_file": False,
+            }
+            for m in messages
+        ],
+    )
+    return {key: outbox_id for outbox_id, key in rows.all() if key is not None}
+
+
 async def enqueue(
     session: AsyncSession,
     now: datetime,

@@ -1,17 +1,14 @@
-"""Deadlines and cards (红黄牌): tracking every limit, the sweep, re-commitments and approval.
+"""Deadlines and cards (红黄牌): tracking every limit, re-commitments and the leader's decision.
 
 An issue's claim and close limits and a node's date are all rows of `deadlines`. Each row keeps
 two indexed instants: `card_due_at`, after which a card is owed, and `next_reminder_at`. The
-sweep reads only the rows whose instant has passed, so its cost follows what is due, not what
-is open; it changes each row with a conditional UPDATE and records each card under a unique
-(deadline, colour), so two sweeps at once, or a restart in the middle, issue nothing twice.
+sweep (models/services/sweep.py) reads only the rows whose instant has passed.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
@@ -20,48 +17,24 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.rules import cards as card_rules
-from models.rules.cards import Colour, Recommit, RecommitProblem, check_recommit, next_card
+from models.rules.cards import Colour, Recommit, RecommitProblem, check_recommit
 from models.rules.permissions import Action, Role, can
 from models.rules.reminding import (
     DEFAULT_OFFSETS,
-    Notice,
     QuietHours,
-    ReminderKind,
-    batch,
-    deliver_at,
     next_reminder,
-    reminder_kind,
 )
-from models.rules.scoring import points_for
-from models.services.common import audit, enqueue, insert_ignoring_conflicts
+from models.services.common import audit, enqueue
 from models.services.contacts import Contact
-from models.services.scoring import points_setup
 from models.tables import (
     Card,
     Chat,
     ChatPurpose,
     Deadline,
-    Department,
     Person,
     PersonRole,
-    PointsEntry,
     ServicePolicy,
 )
-
-SWEEP_BATCH = 500
-# One batched message lists at most this many items with buttons; the rest are listed plainly.
-MAX_BUTTON_ROWS = 20
-
-
-class NoticeKind(StrEnum):
-    """What a line of a batched message says about an item."""
-
-    BEFORE_DUE = ReminderKind.BEFORE_DUE.value
-    RECOMMIT_NEEDED = ReminderKind.RECOMMIT_NEEDED.value
-    APPROVAL_NEEDED = ReminderKind.APPROVAL_NEEDED.value
-    YELLOW = "yellow"
-    RED = "red"  # the interview notice, to the owner and the department head
-    RED_LEADER = "red_leader"  # the leader is told
 
 
 class Refusal(StrEnum):
@@ -83,18 +56,6 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.refused is None
-
-
-@dataclass
-class Swept:
-    """What one sweep did."""
-
-    cards: list[tuple[int, Colour]] = field(default_factory=list)
-    reminders: int = 0
-    held: int = 0
-    messages: int = 0
-    # Rows looked at; a full batch of either means more may be due.
-    examined: int = 0
 
 
 @dataclass(frozen=True)
@@ -149,15 +110,18 @@ def quiet_hours(text: str, zone: Any) -> QuietHours | None:
         return None
 
 
-async def _reschedule(session: AsyncSession, row: Deadline, after: datetime, zone: Any) -> None:
+def schedule(row: Deadline, after: datetime, timing: Timing) -> None:
     """Set the two instants the sweep looks at from the row's state."""
     if row.cancelled_at is not None:
         row.card_due_at = row.next_reminder_at = None
         return
     view = rule_view(row)
     row.card_due_at = card_rules.card_due_at(view)
-    timing = await timing_for(session, row.category, row.urgent, zone)
     row.next_reminder_at = next_reminder(view, after, timing.offsets)
+
+
+async def _reschedule(session: AsyncSession, row: Deadline, after: datetime, zone: Any) -> None:
+    schedule(row, after, await timing_for(session, row.category, row.urgent, zone))
 
 
 async def track(
@@ -270,292 +234,13 @@ async def cancel(
 # --- the sweep --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Line:
-    """One line of a batched message, and the buttons it brings."""
-
-    deadline: Deadline
-    kind: NoticeKind
-    at: datetime
-
-
-# Told, in the sweep's transaction, of the items that got a new card (their cards show it).
-CardsRaised = Callable[[AsyncSession, set[tuple[str, int]]], Awaitable[None]]
-
-
-async def sweep(
-    session: AsyncSession,
-    now: datetime,
-    zone: Any,
-    language: str,
-    limit: int = SWEEP_BATCH,
-    on_cards: CardsRaised | None = None,
-) -> Swept:
-    """One pass: every card owed and every reminder due, at most `limit` rows of each.
-
-    Returns what it did; a full batch means more may be waiting (the caller sweeps again).
-    """
-    swept = Swept()
-    lines: list[tuple[int, _Line]] = []
-    cards_of_line: dict[int, list[Card]] = {}
-    # A card is owed only once its instant has passed: exactly at a deadline is still in time.
-    owed = await _due(session, Deadline.card_due_at < now, Deadline.card_due_at, limit)
-    reminders = await _due(
-        session, Deadline.next_reminder_at <= now, Deadline.next_reminder_at, limit
-    )
-    swept.examined = max(len(owed), len(reminders))
-    for row in owed:
-        for card in await _raise_cards(session, now, zone, row):
-            swept.cards.append((row.id, Colour(card.colour)))
-            for chat_id, kind in await _card_recipients(session, row, Colour(card.colour)):
-                lines.append((chat_id, _Line(row, kind, now)))
-                cards_of_line.setdefault(id(lines[-1][1]), []).append(card)
-    for row in reminders:
-        if row.next_reminder_at is None or row.next_reminder_at > now:
-            continue  # a card raised above moved it
-        fired = await _fire_reminder(session, now, zone, row)
-        if fired is None:
-            swept.held += 1
-            continue
-        swept.reminders += 1
-        for chat_id in await _reminder_recipients(session, row, fired):
-            lines.append((chat_id, _Line(row, NoticeKind(fired.value), now)))
-    swept.messages = await _send_batches(session, now, zone, language, lines, cards_of_line)
-    if on_cards is not None and swept.cards:
-        carded = {(row.subject_type, row.subject_id) for row in owed}
-        await on_cards(session, carded)
-    return swept
-
-
-async def _due(session: AsyncSession, when: Any, column: Any, limit: int) -> list[Deadline]:
-    statement = select(Deadline).where(when).order_by(column, Deadline.id).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        # Another process's sweep takes other rows instead of waiting for these.
-        statement = statement.with_for_update(skip_locked=True)
-    return list(await session.scalars(statement))
-
-
-async def _raise_cards(
-    session: AsyncSession, now: datetime, zone: Any, row: Deadline
-) -> list[Card]:
-    """Every card owed on this deadline (a green, a yellow, a red), each recorded once."""
-    raised: list[Card] = []
-    while (colour := next_card(rule_view(row), now)) is not None:
-        missed = None if colour is Colour.GREEN else _missed(row, colour)
-        card_id = (
-            await session.execute(
-                insert_ignoring_conflicts(session, Card)
-                .values(
-                    deadline_id=row.id,
-                    colour=colour.value,
-                    missed_due_at=missed,
-                    raised_at=now,
-                    notices=[],
-                )
-                .returning(Card.id)
-            )
-        ).scalar()
-        row.cards = ",".join(c for c in (*row.cards.split(","), colour.value) if c)
-        row.updated_at = now
-        if colour is Colour.RED:
-            row.supervised_at = now
-        if card_id is None:  # raised by another sweep: only bring the row up to date
-            continue
-        card = await session.get(Card, card_id)
-        assert card is not None
-        raised.append(card)
-        await _book_points(session, row, card)
-        audit(
-            session,
-            now,
-            "card_raised",
-            row.subject_type,
-            row.subject_id,
-            colour=colour.value,
-            deadline=row.kind,
-            missed=missed.isoformat() if missed else None,
-        )
-    await _reschedule(session, row, now, zone)
-    return raised
-
-
-def _missed(row: Deadline, colour: Colour) -> datetime:
-    return row.recommit_due_at if colour is Colour.RED and row.recommit_due_at else row.due_at
-
-
-async def _book_points(session: AsyncSession, row: Deadline, card: Card) -> None:
-    policies, weights = await points_setup(session)
-    department = await session.get(Department, row.department_id) if row.department_id else None
-    points = points_for(
-        Colour(card.colour),
-        row.weight,
-        row.category,
-        department.kind if department else None,
-        policies,
-        weights,
-    )
-    session.add(
-        PointsEntry(
-            card_id=card.id,
-            department_id=row.department_id,
-            person_id=row.owner_id,
-            colour=card.colour,
-            points=points,
-            reason=f"{card.colour}: {row.label}"[:400],
-            at=card.raised_at,
-        )
-    )
-
-
-async def _fire_reminder(
-    session: AsyncSession, now: datetime, zone: Any, row: Deadline
-) -> ReminderKind | None:
-    """The reminder that is due, with the next one scheduled; None when quiet hours hold it."""
-    planned = row.next_reminder_at
-    assert planned is not None
-    kind = reminder_kind(rule_view(row))
-    timing = await timing_for(session, row.category, row.urgent, zone)
-    held_until = deliver_at(now, row.urgent, timing.quiet) if timing.quiet else now
-    if kind is not None and held_until > now:
-        row.next_reminder_at = held_until
-        return None
-    row.next_reminder_at = next_reminder(rule_view(row), max(now, planned), timing.offsets)
-    row.updated_at = now
-    if kind is not None:
-        audit(session, now, "reminder_sent", row.subject_type, row.subject_id, about=kind.value)
-    return kind
-
-
-async def _owner_chats(session: AsyncSession, row: Deadline) -> list[int]:
-    """Where the responsible side hears: the owner in private, else the department."""
-    owner = await session.get(Person, row.owner_id) if row.owner_id else None
-    chat = await _private_chat_of(session, owner)
-    if chat is not None:
-        return [chat.id]
-    return [c.id for c in await department_chats(session, row.department_id)]
-
-
-async def _leader_chats(session: AsyncSession, row: Deadline) -> list[int]:
-    """The leader in charge in private, else every leader."""
-    return [c.id for c in await approver_chats(session, row)]
-
-
 async def approver_chats(session: AsyncSession, row: Deadline) -> list[Chat]:
+    """The leader in charge in private, else every leader."""
     if row.approver_id is not None:
         approver = await session.get(Person, row.approver_id)
-        chat = await _private_chat_of(session, approver)
+        chat = await private_chat_of(session, approver)
         return [chat] if chat else []
-    return await _role_chats(session, Role.LEADER)
-
-
-async def _head_chats(session: AsyncSession, department_id: int | None) -> list[int]:
-    if department_id is None:
-        return []
-    return [c.id for c in await _role_chats(session, Role.HEAD, department_id)]
-
-
-async def _card_recipients(
-    session: AsyncSession, row: Deadline, colour: Colour
-) -> list[tuple[int, NoticeKind]]:
-    if colour is Colour.YELLOW:
-        return [(chat, NoticeKind.YELLOW) for chat in await _owner_chats(session, row)]
-    if colour is Colour.RED:
-        interview = {
-            *await _owner_chats(session, row),
-            *await _head_chats(session, row.department_id),
-        }
-        told = [(chat, NoticeKind.RED) for chat in sorted(interview)]
-        return told + [(c, NoticeKind.RED_LEADER) for c in await _leader_chats(session, row)]
-    return []  # a green is recorded and scored; nobody needs a message for it
-
-
-async def _reminder_recipients(
-    session: AsyncSession, row: Deadline, kind: ReminderKind
-) -> list[int]:
-    if kind is ReminderKind.APPROVAL_NEEDED:
-        return await _leader_chats(session, row)
-    return await _owner_chats(session, row)
-
-
-async def _send_batches(
-    session: AsyncSession,
-    now: datetime,
-    zone: Any,
-    language: str,
-    lines: Sequence[tuple[int, _Line]],
-    cards_of_line: dict[int, list[Card]],
-) -> int:
-    """One message per chat listing everything for it, soonest first."""
-    by_key: dict[tuple[int, str, str], _Line] = {}
-    notices = []
-    for chat_id, line in lines:
-        key = (chat_id, str(line.deadline.id), line.kind.value)
-        by_key[key] = line
-        notices.append(Notice(chat_id, str(line.deadline.id), line.kind.value, _shown_due(line)))
-    sent = 0
-    for group in batch(notices):
-        chat = await session.get(Chat, group.recipient)
-        if chat is None:
-            continue
-        chosen = [by_key[(group.recipient, n.item, n.kind)] for n in group.notices]
-        items = [_item_params(line, zone) for line in chosen]
-        digest = hashlib.sha256(
-            "|".join(f"{n.item}:{n.kind}:{n.due.isoformat()}" for n in group.notices).encode()
-            + now.isoformat().encode()
-        ).hexdigest()[:24]
-        outbox_id = await enqueue(
-            session,
-            now,
-            chat,
-            "deadline_batch",
-            language,
-            {"items": items},
-            buttons=_batch_buttons(chosen),
-            dedupe_key=f"sweep:{chat.id}:{digest}",
-        )
-        if outbox_id is None:
-            continue
-        sent += 1
-        for line in chosen:
-            for card in cards_of_line.get(id(line), []):
-                card.notices = [*card.notices, outbox_id]
-    return sent
-
-
-def _shown_due(line: _Line) -> datetime:
-    row = line.deadline
-    return row.recommit_due_at or row.due_at
-
-
-def _item_params(line: _Line, zone: Any) -> dict[str, Any]:
-    row = line.deadline
-    return {
-        "kind": line.kind.value,
-        "deadline": row.kind,
-        "label": row.label,
-        "due": local_time(row.due_at, zone),
-        "new_due": local_time(row.recommit_due_at, zone) if row.recommit_due_at else None,
-        "reason": row.recommit_reason,
-    }
-
-
-def _batch_buttons(lines: Sequence[_Line]) -> list[list[dict[str, Any]]] | None:
-    rows: list[list[dict[str, Any]]] = []
-    for line in lines:
-        short = line.deadline.label[:24]
-        if line.kind in (NoticeKind.YELLOW, NoticeKind.RECOMMIT_NEEDED):
-            rows.append(
-                [
-                    {
-                        "key": "recommit",
-                        "params": {"label": short},
-                        "data": f"v1:rc:{line.deadline.id}",
-                    }
-                ]
-            )
-        elif line.kind is NoticeKind.APPROVAL_NEEDED:
-            rows.append(approval_buttons(line.deadline))
-    return rows[:MAX_BUTTON_ROWS] or None
+    return await role_chats(session, Role.LEADER)
 
 
 def approval_buttons(row: Deadline) -> list[dict[str, Any]]:
@@ -573,7 +258,7 @@ def local_time(moment: datetime, zone: Any) -> str:
 # --- who hears --------------------------------------------------------------------------------
 
 
-async def _private_chat_of(session: AsyncSession, person: Person | None) -> Chat | None:
+async def private_chat_of(session: AsyncSession, person: Person | None) -> Chat | None:
     if person is None:
         return None
     return await session.scalar(
@@ -598,10 +283,10 @@ async def department_chats(session: AsyncSession, department_id: int | None) -> 
             )
         )
     )
-    return working or await _role_chats(session, Role.OFFICIAL, department_id)
+    return working or await role_chats(session, Role.OFFICIAL, department_id)
 
 
-async def _role_chats(
+async def role_chats(
     session: AsyncSession, role: Role, department_id: int | None = None
 ) -> list[Chat]:
     statement = (
@@ -751,7 +436,7 @@ async def decide_recommit(
         "by": who.person.full_name,
     }
     proposer = await session.get(Person, row.recommit_by_id) if row.recommit_by_id else None
-    chat = await _private_chat_of(session, proposer)
+    chat = await private_chat_of(session, proposer)
     targets = [chat] if chat else await department_chats(session, row.department_id)
     buttons = None
     if not approve:

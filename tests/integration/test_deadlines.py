@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 
 from models.clock import FrozenClock
 from models.rules.cards import Colour
-from models.services import deadlines, issues
-from models.services.deadlines import Refusal, Swept
+from models.services import deadlines, issues, sweep
+from models.services.deadlines import Refusal
 from models.services.issues import Report
+from models.services.sweep import Swept
 from models.tables import (
     AuditEntry,
     Card,
@@ -52,7 +53,7 @@ async def _report(db: Database, clock: FrozenClock, county: County, text: str) -
 
 async def _sweep(db: Database, clock: FrozenClock) -> Swept:
     async with db.sessions() as session, session.begin():
-        return await deadlines.sweep(session, clock.now(), ZONE, "zh_CN")
+        return await sweep.sweep(session, clock.now(), ZONE, "zh_CN")
 
 
 async def _rows(db: Database, issue_id: int) -> dict[str, Deadline]:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from models.clock import FrozenClock
-from models.services import deadlines, digest, issues
+from models.services import digest, issues, sweep
 from models.services.issues import Report
 from models.tables import AuditEntry, Issue, OutboxFile, OutboxMessage, PersonRole, SentReport
 from tests.conftest import Database
@@ -68,7 +68,7 @@ async def _a_busy_day(db: Database, clock: FrozenClock, county: County) -> None:
         assert (await issues.rate_issue(session, clock.now(), owner, first.id, 4)).ok
     clock.advance(9 * HOUR)  # 18:00: the unclaimed one is past its claim limit
     async with db.sessions() as session, session.begin():
-        await deadlines.sweep(session, clock.now(), ZONE, "zh_CN")
+        await sweep.sweep(session, clock.now(), ZONE, "zh_CN")
 
 
 async def test_the_digest_counts_what_happened_since_the_last_one(

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.importer import read_file
 from models.clock import FrozenClock
 from models.rules.permissions import Role
-from models.services import deadlines, nodes, setup
+from models.services import deadlines, nodes, setup, sweep
 from models.services.contacts import Contact, roles_of
 from models.services.issues import Attachment
 from models.services.nodes import NodeArgs, Outcome, Refusal
@@ -448,7 +448,7 @@ async def test_done_asks_the_leader_in_charge_who_accepts_and_the_node_scores_gr
     async with db.sessions() as session, session.begin():
         row = await deadlines.find(session, "node", node_id, "node")
         assert row is not None and row.done_at == requested_at  # when asked, not when accepted
-        await deadlines.sweep(session, clock.now(), ZONE, "zh_CN")
+        await sweep.sweep(session, clock.now(), ZONE, "zh_CN")
     async with db.sessions() as session:
         timeline = await nodes.timeline(session, DESK, await site.who(session, site.deputy), "厂房")
     (shown,) = timeline.detail["timeline_rows"]
@@ -531,7 +531,7 @@ async def test_a_late_completion_scores_yellow_and_the_timeline_shows_dates_and_
     third = await _node(db, clock, site, title="竣工", deadline="2026-03-03", owner="12")
     clock.advance(timedelta(days=2))  # Wednesday: the first is a day late
     async with db.sessions() as session, session.begin():
-        await deadlines.sweep(session, clock.now(), ZONE, "zh_CN")
+        await sweep.sweep(session, clock.now(), ZONE, "zh_CN")
         owner = await site.who(session, site.county.electrician)
         await nodes.request_completion(session, clock.now(), DESK, owner, first)
         await nodes.request_completion(session, clock.now(), DESK, owner, second)
@@ -541,7 +541,7 @@ async def test_a_late_completion_scores_yellow_and_the_timeline_shows_dates_and_
         row = await deadlines.find(session, "node", third, "node")
         assert row is not None
         row.recommit_due_at, row.recommit_status = _local(2026, 3, 12, 17, 30), "approved"
-        await deadlines.sweep(session, clock.now(), ZONE, "zh_CN")
+        await sweep.sweep(session, clock.now(), ZONE, "zh_CN")
     async with db.sessions() as session, session.begin():
         official = await site.who(session, site.county.lineman)
         seen = await nodes.timeline(session, DESK, official, PROJECT)
