@@ -1,4 +1,4 @@
-"""The command line: `nodedesk run | demo | db upgrade | import | check-config`."""
+"""The command line: `nodedesk run | demo | db upgrade | import | export | check-config`."""
 
 from __future__ import annotations
 
@@ -7,11 +7,16 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot import logs
 from models.clock import SystemClock
 from models.config import Settings, SettingsError, load_settings
 from models.migrate import upgrade
+
+if TYPE_CHECKING:
+    from models.services import ledger
 
 EXIT_BAD_SETTINGS = 2
 
@@ -67,6 +72,24 @@ def _parser() -> argparse.ArgumentParser:
         metavar="OUT",
         help="write an example .yaml, .xlsx or .csv (nodes) file to OUT and exit",
     )
+    export = commands.add_parser(
+        "export",
+        help="write the ledger (issues, nodes, cards, points) to a file",
+        description="Write the ledger of a period: the issues reported in it, the nodes due in it "
+        "or not yet done, the cards raised and the points booked in it. An Excel workbook with "
+        "one sheet each, or with --format csv four CSV files (UTF-8 with a BOM) in the folder "
+        "OUT, or in one ZIP when OUT ends with .zip.",
+    )
+    export.add_argument(
+        "out", metavar="OUT", help="the .xlsx file (or a folder for it); for csv a folder or a .zip"
+    )
+    export.add_argument(
+        "--period",
+        default="month",
+        help="month, quarter or year (the one under way), or all (default: month)",
+    )
+    export.add_argument("--format", default="xlsx", help="xlsx or csv (default: xlsx)")
+    export.add_argument("--language", default=None, help="zh_CN or en (default: NODEDESK_LANGUAGE)")
     commands.add_parser(
         "check-config",
         help="validate the settings and print them (secrets hidden)",
@@ -76,7 +99,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "export":
+        _check_export(parser, args)
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -95,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.importer import command
 
         return command(settings, args.file, template=args.template, dry_run=args.dry_run)
+    if args.command == "export":
+        return asyncio.run(_export(settings, args))
     if args.command == "demo":
         from bot.demo import run_demo
 
@@ -112,6 +140,67 @@ def _check_config(settings: Settings) -> int:
         shown = "(hidden)" if name in {"token", "webhook_secret"} and value else value
         print(f"NODEDESK_{name.upper()}={shown}")
     return 0
+
+
+def _check_export(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Turn --period, --format and --language into what the ledger takes, or stop (status 2)."""
+    from models.services.ledger import FORMATS, LEDGER_PERIOD_WORDS
+    from models.texts import LANGUAGES
+
+    period = LEDGER_PERIOD_WORDS.get(args.period.strip().lower())
+    if period is None:
+        parser.error(f"--period: {args.period!r} is not month, quarter, year or all")
+    args.period = period
+    if args.format not in FORMATS:
+        parser.error(f"--format: {args.format!r} is not {' or '.join(FORMATS)}")
+    if args.language is not None and args.language not in LANGUAGES:
+        parser.error(f"--language: {args.language!r} is not {' or '.join(LANGUAGES)}")
+
+
+async def _export(settings: Settings, args: argparse.Namespace) -> int:
+    """`nodedesk export`: read the ledger, write its file(s), record it; one line says what."""
+    from models.db import create_engine, create_sessionmaker
+    from models.services import ledger
+    from models.texts import plain, render
+
+    language = args.language or settings.language.value
+    await upgrade(settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        sessions = create_sessionmaker(engine)
+        async with sessions() as session, session.begin():
+            now = SystemClock().now()
+            book = await ledger.read_ledger(session, now, settings.zone, args.period)
+            # Written before the audit entry commits: a file that cannot be written is no export.
+            written = _write_ledger(book, Path(args.out), args.format, language)
+            ledger.record_export(session, now, book, args.format, language, None, "cli")
+    except OSError as exc:
+        print(f"nodedesk: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await engine.dispose()
+    summary = plain(render("ledger_caption", language, book.params()), limit=1000)
+    print(f"{written}: {summary}")
+    return 0
+
+
+def _write_ledger(book: ledger.Ledger, out: Path, format_: ledger.Format, language: str) -> Path:
+    """The workbook to OUT (or into the folder OUT); the CSV files into the folder OUT, or the
+    ZIP the bot sends when OUT ends with .zip. What was written comes back."""
+    from models.services import ledger
+
+    if format_ == "xlsx":
+        path = out / f"{book.stem()}.xlsx" if out.is_dir() else out
+        path.write_bytes(ledger.workbook(book, language))
+        return path
+    files = ledger.csv_files(book, language)
+    if out.suffix.lower() == ".zip":
+        out.write_bytes(ledger.zipped(book, files))
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (out / f"{book.stem()}-{name}").write_bytes(data)
+    return out
 
 
 async def _run(settings: Settings) -> int:

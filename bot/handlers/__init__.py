@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from bot.edge import NodeApplication
-from bot.handlers import basic, cards, county, digest, issues, knowledge, nodes, setup
+from bot.handlers import (
+    basic,
+    cards,
+    county,
+    digest,
+    issues,
+    knowledge,
+    ledger,
+    nodes,
+    setup,
+)
 
 
 def register(application: NodeApplication) -> None:
@@ -15,5 +25,6 @@ def register(application: NodeApplication) -> None:
     cards.register(application)
     county.register(application)
     digest.register(application)
+    ledger.register(application)
     # Catch-alls last: unknown commands, plain private text, stale buttons.
     basic.register_fallbacks(application)
