@@ -94,31 +94,40 @@ async def figures(session: AsyncSession, now: datetime, zone: ZoneInfo, since: d
         .where(Card.raised_at >= month_start, Card.raised_at < now)
     )
     found.on_time = on_time_by_category((cat, Colour(colour)) for cat, colour in month_cards.all())
-    open_rows = list(
+    # Open limits past their date (the approved re-committed one, once there is one).
+    overdue = and_(
+        Deadline.done_at.is_(None),
+        Deadline.cancelled_at.is_(None),
+        or_(
+            and_(Deadline.recommit_status == "approved", Deadline.recommit_due_at < now),
+            and_(
+                or_(Deadline.recommit_status.is_(None), Deadline.recommit_status != "approved"),
+                Deadline.due_at < now,
+            ),
+        ),
+    )
+    by_department = await session.execute(
+        select(Department.name, func.count())
+        .select_from(Deadline)
+        .outerjoin(Department, Department.id == Deadline.department_id)
+        .where(overdue)
+        .group_by(Department.name)
+    )
+    counts = [(name or "—", int(n)) for name, n in by_department.all()]
+    found.overdue = sum(n for _, n in counts)
+    found.behind = furthest_behind(name for name, n in counts for _ in range(n))
+    supervised = overdue & Deadline.supervised_at.is_not(None)
+    found.supervised_count = int(
+        await session.scalar(select(func.count()).select_from(Deadline).where(supervised)) or 0
+    )
+    found.supervised = list(
         await session.scalars(
-            select(Deadline).where(
-                Deadline.done_at.is_(None),
-                Deadline.cancelled_at.is_(None),
-                or_(
-                    and_(Deadline.recommit_status == "approved", Deadline.recommit_due_at < now),
-                    and_(
-                        or_(
-                            Deadline.recommit_status.is_(None),
-                            Deadline.recommit_status != "approved",
-                        ),
-                        Deadline.due_at < now,
-                    ),
-                ),
-            )
+            select(Deadline.label)
+            .where(supervised)
+            .order_by(Deadline.supervised_at, Deadline.id)
+            .limit(SUPERVISION_SHOWN)
         )
     )
-    found.overdue = len(open_rows)
-    names = {d.id: d.name for d in await session.scalars(select(Department))}
-    found.behind = furthest_behind(names.get(row.department_id or 0, "—") for row in open_rows)
-    supervised = [row for row in open_rows if row.supervised_at is not None]
-    supervised.sort(key=lambda row: (row.supervised_at, row.id))
-    found.supervised_count = len(supervised)
-    found.supervised = [row.label for row in supervised[:SUPERVISION_SHOWN]]
     rated = await session.execute(
         select(func.avg(Issue.rating), func.count(Issue.rating)).where(
             Issue.closed_at >= since, Issue.closed_at < now, Issue.rating.is_not(None)
