@@ -1,4 +1,4 @@
-"""Wiring: the PTB Application, its lifecycle, the web server (webhook and /healthz)."""
+"""Wiring: the PTB Application, its lifecycle, the web server (webhook, /healthz, /screen)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from telegram import BotCommand, Update
 from telegram.ext import ApplicationBuilder, ContextTypes
 from telegram.request import HTTPXRequest
 
-from bot import handlers
+from bot import handlers, screen
 from bot.edge import Edge, NodeApplication, NodeContext
 from models.clock import Clock
 from models.config import Mode, Settings
@@ -200,7 +200,7 @@ async def _on_error(update: object, context: NodeContext) -> None:
 
 
 def web_app(application: NodeApplication) -> Starlette:
-    """The ASGI app: Telegram's webhook (when in webhook mode) and /healthz."""
+    """The ASGI app: Telegram's webhook (when in webhook mode), /healthz and the big screen."""
     edge: Edge = application.bot_data["edge"]
     secret = edge.settings.webhook_secret
 
@@ -228,6 +228,7 @@ def web_app(application: NodeApplication) -> Starlette:
     routes = [Route("/healthz", healthz, methods=["GET"])]
     if edge.settings.mode is Mode.WEBHOOK:
         routes.append(Route(WEBHOOK_PATH, webhook, methods=["POST"]))
+    routes.extend(screen.routes(edge))
     return Starlette(routes=routes)
 
 
@@ -260,7 +261,7 @@ async def running(application: NodeApplication) -> AsyncIterator[NodeApplication
 
 
 async def serve(application: NodeApplication) -> None:
-    """Run until SIGINT or SIGTERM: the bot and its web server."""
+    """Run until SIGINT or SIGTERM: the bot and its web server, in either mode."""
     edge: Edge = application.bot_data["edge"]
     config = uvicorn.Config(
         web_app(application),

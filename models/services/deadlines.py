@@ -13,7 +13,7 @@ from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, and_, case, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.rules import cards as card_rules
@@ -108,6 +108,20 @@ def quiet_hours(text: str, zone: Any) -> QuietHours | None:
         return QuietHours(time.fromisoformat(start), time.fromisoformat(end), zone)
     except ValueError:
         return None
+
+
+def holding_due() -> ColumnElement[datetime]:
+    """The date that holds, in SQL: the approved re-committed one, else the original (a pending
+    re-commitment counts for nothing, as for the cards)."""
+    return case(
+        (Deadline.recommit_status == "approved", Deadline.recommit_due_at),
+        else_=Deadline.due_at,
+    )
+
+
+def overdue_at(now: datetime) -> ColumnElement[bool]:
+    """Open limits whose holding date has passed: what the digest and the big screen count."""
+    return and_(Deadline.done_at.is_(None), Deadline.cancelled_at.is_(None), holding_due() < now)
 
 
 def schedule(row: Deadline, after: datetime, timing: Timing) -> None:

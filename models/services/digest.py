@@ -11,7 +11,7 @@ from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.rules.cards import Colour
@@ -28,6 +28,7 @@ from models.rules.permissions import Role
 from models.rules.scoring import Standing, period_bounds, red_black_lists
 from models.services.charts import digest_chart
 from models.services.common import OutgoingFile, audit, enqueue, insert_ignoring_conflicts
+from models.services.deadlines import overdue_at
 from models.services.issues import Desk
 from models.services.scoring import ranking
 from models.tables import (
@@ -94,18 +95,7 @@ async def figures(session: AsyncSession, now: datetime, zone: ZoneInfo, since: d
         .where(Card.raised_at >= month_start, Card.raised_at < now)
     )
     found.on_time = on_time_by_category((cat, Colour(colour)) for cat, colour in month_cards.all())
-    # Open limits past their date (the approved re-committed one, once there is one).
-    overdue = and_(
-        Deadline.done_at.is_(None),
-        Deadline.cancelled_at.is_(None),
-        or_(
-            and_(Deadline.recommit_status == "approved", Deadline.recommit_due_at < now),
-            and_(
-                or_(Deadline.recommit_status.is_(None), Deadline.recommit_status != "approved"),
-                Deadline.due_at < now,
-            ),
-        ),
-    )
+    overdue = overdue_at(now)
     by_department = await session.execute(
         select(Department.name, func.count())
         .select_from(Deadline)
