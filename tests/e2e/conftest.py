@@ -102,6 +102,9 @@ def settings_for(sandbox: RunningSandbox, database_url: str, **overrides: Any) -
         "admin_ids": [ADMIN_ID],
         "outbox_interval": 0.2,
         "language": "en",
+        # Leaders' digests would arrive in the middle of other tests' conversations; the digest's
+        # own tests send them at 08:30 explicitly.
+        "digest_time": "23:59",
     }
     values.update(overrides)
     return Settings(**values)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 from sqlalchemy import select
 
-from bot.app import periodic_work
 from models.tables import SentReport
+from reminders.digest import send_reports
 from tests.e2e.conftest import Line, bound, report
+
+
+async def _reports(line: Line) -> int:
+    """What the periodic work does for leaders, at the default time of day (08:30)."""
+    edge = line.stack.edge
+    return await send_reports(edge.sessions, line.stack.clock, edge.desk, time(8, 30))
 
 
 async def test_the_digest_comes_once_a_day_with_its_chart_and_on_demand(line: Line) -> None:
@@ -17,10 +23,10 @@ async def test_the_digest_comes_once_a_day_with_its_chart_and_on_demand(line: Li
     await bound(line)
     await report(line)
     await stack.quiet()
-    # Monday 09:30: the periodic work sends today's digest; running it again sends nothing.
+    # Monday 09:30: today's digest goes out; running the periodic work again sends nothing.
     cursor = await control.cursor()
-    await periodic_work(stack.edge)
-    await periodic_work(stack.edge)
+    await _reports(line)
+    await _reports(line)
     await stack.quiet()
     mine = [m for m in await control.messages(leader) if m["seq"] > cursor and m["is_bot"]]
     digests = [m for m in mine if m["photo"] is not None]
@@ -42,7 +48,7 @@ async def test_the_digest_comes_once_a_day_with_its_chart_and_on_demand(line: Li
     # The next working day brings the next one.
     cursor = await control.cursor()
     stack.clock.advance(timedelta(days=1))
-    await periodic_work(stack.edge)
+    await _reports(line)
     await stack.quiet()
     later = [m for m in await control.messages(leader) if m["seq"] > cursor and m["photo"]]
     assert len(later) == 1
