@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 # Callback data carries a version, so buttons from an older release are recognised as stale.
 CALLBACK_PREFIX = "v1:"
+# A row's id in callback data. PostgreSQL's integer holds any nine digits, so a forged id of more
+# is answered as a stale button instead of failing in the database.
+ROW_ID = r"[0-9]{1,9}"
 
 
 def _roles(turn: Turn) -> frozenset[Role]:

@@ -8,6 +8,7 @@ from typing import Any
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.edge import NodeApplication, Turn, transactional
+from bot.handlers.basic import ROW_ID
 from bot.handlers.hooks import CONTINUATIONS
 from models.rules.dates import parse_moment, split_moment
 from models.rules.permissions import Action
@@ -219,7 +220,7 @@ async def button(turn: Turn) -> None:
     await _decide(turn, row.id, approve=verb == "ra")
 
 
-BUTTONS = r"^v1:(rc|ra|rj):\d{1,12}$"
+BUTTONS = rf"^v1:(rc|ra|rj):{ROW_ID}$"
 
 
 def register(application: NodeApplication) -> None:

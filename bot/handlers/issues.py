@@ -10,6 +10,7 @@ from telegram import Message
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.edge import NodeApplication, Turn, transactional
+from bot.handlers.basic import ROW_ID
 from bot.handlers.hooks import CAPTION_COMMANDS, CONTINUATIONS, caption_command
 from models.rules.permissions import Action
 from models.rules.routing import find_issue_number
@@ -469,10 +470,10 @@ async def button(turn: Turn) -> None:
 
 
 BUTTONS = (
-    r"^v1:(claim|transfer|consent|general):\d{1,12}$"
-    r"|^v1:(tr|assign):\d{1,12}:\d{1,12}$"
-    r"|^v1:rate:\d{1,12}:[1-5]$"
-    r"|^v1:(confirm|draft):\d{1,12}:(yes|no)$"
+    rf"^v1:(claim|transfer|consent|general):{ROW_ID}$"
+    rf"|^v1:(tr|assign):{ROW_ID}:{ROW_ID}$"
+    rf"|^v1:rate:{ROW_ID}:[1-5]$"
+    rf"|^v1:(confirm|draft):{ROW_ID}:(yes|no)$"
 )
 
 

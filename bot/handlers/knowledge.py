@@ -9,6 +9,7 @@ from telegram import Message
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.edge import NodeApplication, Turn, transactional
+from bot.handlers.basic import ROW_ID
 from models.rules.permissions import Action, can
 from models.services import broadcasts, knowledge
 from models.services.broadcasts import (
@@ -19,7 +20,7 @@ from models.services.broadcasts import (
 )
 
 # The unsubscribe button under /subscriptions; the id is checked against the presser.
-UNSUBSCRIBE_BUTTON = r"^v1:unsub:\d{1,18}$"
+UNSUBSCRIBE_BUTTON = rf"^v1:unsub:{ROW_ID}$"
 MAX_QUERY_LENGTH = 200
 
 

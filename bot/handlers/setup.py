@@ -13,6 +13,7 @@ from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.edge import NodeApplication, NodeContext, Turn, transactional, transactional_after
+from bot.handlers.basic import ROW_ID
 from models.rules.categories import CATEGORIES
 from models.services import setup
 from models.services.setup import Outcome, Refusal
@@ -20,7 +21,7 @@ from models.texts import render
 
 log = logging.getLogger(__name__)
 
-MEMBER_PATTERN = r"^v1:member:(\d{1,18}):(ok|no)$"
+MEMBER_PATTERN = rf"^v1:member:({ROW_ID}):(ok|no)$"
 _TAG = re.compile(r"<[^>]+>")
 
 

@@ -1277,8 +1277,13 @@ async def _notify_department(
     *,
     cards: bool,
 ) -> None:
-    assert issue.department_id is not None
-    for chat in await _department_chats(session, issue.department_id):
+    if issue.department_id is None:
+        # Still awaiting triage (a firm can add details by then): the coordinator, who will
+        # place it, hears of it instead.
+        chats = await _coordinator_chats(session)
+    else:
+        chats = await _department_chats(session, issue.department_id)
+    for chat in chats:
         if cards:
             await _post_card(session, now, desk, issue, chat, "department")
         if template != "issue_routed_notice" or params.get("reason"):

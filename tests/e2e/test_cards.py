@@ -121,3 +121,12 @@ async def test_recommit_and_approve_by_command(line: Line) -> None:
     assert rejected["text"].startswith("Rejected:")
     none_pending = await stack.say(leader, leader, "/approve Q-2026-0001")
     assert "no re-commitment waiting" in none_pending["text"]
+
+
+async def test_a_forged_button_with_a_huge_id_is_stale_not_a_database_error(line: Line) -> None:
+    stack = line.stack
+    leader = line.uid("leader")
+    hello = await stack.say(leader, leader, "/start")
+    for data in ("v1:ra:123456789012", "v1:claim:99999999999", "v1:member:1234567890123:ok"):
+        answer = await stack.press(leader, hello["message_id"], data, leader)
+        assert answer == "This button is no longer valid.", data

@@ -524,3 +524,19 @@ async def test_a_card_stays_one_message_however_long_the_report_and_answer(
     text = render("issue_card", "zh_CN", params)
     assert len(text) < 4096
     assert params["answer"].endswith("…")
+
+
+async def test_details_on_an_issue_awaiting_triage_go_to_the_coordinator(
+    db: Database, clock: FrozenClock, county: County
+) -> None:
+    outcome = await _report(db, clock, county, "想咨询出口退税流程")
+    assert outcome.issue is not None and outcome.issue.department_id is None
+    async with db.sessions() as session, session.begin():
+        owner = await county.contact(session, county.owner)
+        row = await session.get(Issue, outcome.issue.id)
+        assert row is not None
+        done = await issues.add_detail(session, clock.now(), DESK, owner, row, "补充：已有报关单")
+        assert done.ok
+    notices = await _outbox(db, "issue_detail_notice")
+    coordinator = county.chats[county.coordinator.telegram_id].id
+    assert [(m.chat_id, m.params["text"]) for m in notices] == [(coordinator, "补充：已有报关单")]
