@@ -19,20 +19,25 @@ async def migrate_chat(
 ) -> Chat | None:
     """Make the chat known as `old_id` known as `new_id` from now on, keeping all it refers to.
 
-    Telegram announces a migration in both chats and a message from the new supergroup may come
-    first, so a row already made for `new_id` is folded into the old one.
+    Telegram announces a migration in both chats, in either order, and the bot makes a row for a
+    chat it has not seen when it hears from it. So when both ids have a row, the younger one
+    (made for the announcement that came second, or for a message that beat the first) is
+    folded into the older one, which keeps its binding.
     """
     old = await session.scalar(select(Chat).where(Chat.telegram_id == old_id))
     new = await session.scalar(select(Chat).where(Chat.telegram_id == new_id))
     if old is None:
         return new
-    if new is not None:
+    if new is not None and new.id != old.id:
+        keep, drop = (old, new) if old.id < new.id else (new, old)
         for column in _references_to_chats():
             await session.execute(
-                update(column.table).where(column == new.id).values({column.name: old.id})
+                update(column.table).where(column == drop.id).values({column.name: keep.id})
             )
-        await session.execute(delete(Chat).where(Chat.id == new.id))
+        await session.execute(delete(Chat).where(Chat.id == drop.id))
         await session.flush()
+        session.expunge(drop)
+        old = keep
     old.telegram_id = new_id
     old.kind = "supergroup"
     audit(session, now, "chat_migrated", "chat", old.id, from_id=old_id, to_id=new_id)
