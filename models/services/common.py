@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert
+from sqlalchemy import Insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.tables import AuditEntry, Chat, OutboxFile, OutboxMessage
+from models.tables import AuditEntry, Chat, OutboxFile, OutboxMessage, ServicePolicy
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,22 @@ async def enqueue_many(
         ],
     )
     return {key: outbox_id for outbox_id, key in rows.all() if key is not None}
+
+
+async def service_policy(
+    session: AsyncSession, category: str | None, priority: str
+) -> ServicePolicy | None:
+    """The category's service policy for this priority, else the default row (no category)."""
+    rows = list(
+        await session.scalars(
+            select(ServicePolicy).where(
+                ServicePolicy.priority == priority,
+                or_(ServicePolicy.category == category, ServicePolicy.category.is_(None)),
+            )
+        )
+    )
+    rows.sort(key=lambda row: row.category is None)
+    return rows[0] if rows else None
 
 
 async def enqueue(

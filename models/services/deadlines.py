@@ -13,7 +13,7 @@ from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.rules import cards as card_rules
@@ -24,7 +24,7 @@ from models.rules.reminding import (
     QuietHours,
     next_reminder,
 )
-from models.services.common import audit, enqueue
+from models.services.common import audit, enqueue, service_policy
 from models.services.contacts import Contact
 from models.tables import (
     Card,
@@ -33,7 +33,6 @@ from models.tables import (
     Deadline,
     Person,
     PersonRole,
-    ServicePolicy,
 )
 
 
@@ -85,18 +84,9 @@ async def timing_for(
     session: AsyncSession, category: str | None, urgent: bool, zone: Any
 ) -> Timing:
     """Reminder offsets and quiet hours from the category's policy, else the default one."""
-    rows = list(
-        await session.scalars(
-            select(ServicePolicy).where(
-                ServicePolicy.priority == ("urgent" if urgent else "normal"),
-                or_(ServicePolicy.category == category, ServicePolicy.category.is_(None)),
-            )
-        )
-    )
-    rows.sort(key=lambda row: row.category is None)
-    if not rows:
+    policy = await service_policy(session, category, "urgent" if urgent else "normal")
+    if policy is None:
         return Timing(quiet=QuietHours(zone=zone))
-    policy = rows[0]
     offsets = tuple(timedelta(hours=float(h)) for h in policy.reminder_hours if float(h) > 0)
     return Timing(offsets, quiet_hours(policy.quiet_hours, zone))
 

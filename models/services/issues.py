@@ -21,7 +21,7 @@ from models.rules.routing import Rule, issue_number, parse_issue_number, route
 from models.rules.worktime import OfficeHours
 from models.services import deadlines
 from models.services.broadcasts import broadcast_answer
-from models.services.common import audit, enqueue, insert_ignoring_conflicts
+from models.services.common import audit, enqueue, insert_ignoring_conflicts, service_policy
 from models.services.contacts import Contact
 from models.services.dialogues import ask
 from models.tables import (
@@ -41,7 +41,6 @@ from models.tables import (
     Person,
     PersonRole,
     RoutingRule,
-    ServicePolicy,
 )
 
 MAX_REPORT_LENGTH = 2000
@@ -458,18 +457,9 @@ class Policy:
 
 async def _policy(session: AsyncSession, category: str | None, priority: str) -> Policy:
     """The category's policy for this priority, else the default row, else the built-in one."""
-    rows = list(
-        await session.scalars(
-            select(ServicePolicy).where(
-                ServicePolicy.priority == priority,
-                or_(ServicePolicy.category == category, ServicePolicy.category.is_(None)),
-            )
-        )
-    )
-    rows.sort(key=lambda row: row.category is None)
-    if not rows:
+    row = await service_policy(session, category, priority)
+    if row is None:
         return Policy()
-    row = rows[0]
     return Policy(
         row.close_working_days,
         row.confirm_days,
