@@ -5,18 +5,12 @@ from __future__ import annotations
 from telegram.ext import CommandHandler
 
 from bot.edge import NodeApplication, Turn, transactional
+from bot.handlers.basic import PUBLISH_WORDS
 from models.rules.digest import ListKind, last_completed, since_last
 from models.rules.permissions import Action, can
 from models.services import digest
 from models.services.common import audit, enqueue
-
-LIST_WORDS: dict[str, ListKind] = {
-    "month": "month",
-    "月": "month",
-    "quarter": "quarter",
-    "季": "quarter",
-}
-PUBLISH_WORDS = frozenset({"publish", "发布"})
+from models.services.scoring import parse_period
 
 
 @transactional
@@ -43,10 +37,11 @@ async def lists(turn: Turn) -> None:
     publish = bool(words) and words[-1] in PUBLISH_WORDS
     if publish:
         words = words[:-1]
-    kind = LIST_WORDS.get(words[0]) if words else "month"
-    if kind is None or len(words) > 1:
+    period = parse_period(words[0] if words else "")
+    if period not in ("month", "quarter") or len(words) > 1:
         await turn.reply("lists_usage")
         return
+    kind: ListKind = "month" if period == "month" else "quarter"
     if publish and not can(turn.contact.roles, Action.PUBLISH_LISTS):
         await turn.reply("not_allowed")
         return

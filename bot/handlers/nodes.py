@@ -8,7 +8,7 @@ import re
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.edge import NodeApplication, Turn, transactional, transactional_after
-from bot.handlers.basic import ROW_ID
+from bot.handlers.basic import PUBLISH_WORDS, ROW_ID
 from bot.handlers.hooks import CAPTION_COMMANDS, CONTINUATIONS
 from bot.handlers.issues import attachments_of, text_after_command
 from bot.handlers.setup import ask_chat_admin
@@ -18,7 +18,6 @@ from models.services.nodes import NodeArgs, Outcome, Refusal
 from models.tables import Dialogue
 
 BUTTONS = rf"^v1:(na|nr):{ROW_ID}$"
-PUBLISH_WORDS = frozenset({"publish", "发布"})
 _BAR = re.compile(r"[|｜]")
 
 
