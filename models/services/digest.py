@@ -26,7 +26,6 @@ from models.rules.digest import (
 )
 from models.rules.permissions import Role
 from models.rules.scoring import Standing, period_bounds, red_black_lists
-from models.services.charts import digest_chart
 from models.services.common import OutgoingFile, audit, enqueue, insert_ignoring_conflicts
 from models.services.deadlines import overdue_at
 from models.services.issues import Desk
@@ -154,6 +153,10 @@ def params(found: Figures, zone: ZoneInfo) -> dict[str, Any]:
 
 
 def chart(found: Figures, language: str) -> OutgoingFile:
+    # matplotlib (and numpy under it) cost ~45 MB and a second to import: only once a chart is
+    # drawn, not at every start of the bot.
+    from models.services.charts import digest_chart
+
     labels = dict(
         line.split("|", 1)
         for line in render("digest_chart_labels", language, {}).splitlines()
