@@ -236,7 +236,10 @@ async def run_script(demo: Demo) -> int:
         "/digest answers with the chart and the day's figures",
         li,
         cursor,
-        lambda m: m.get("photo") is not None and "简报" in str(m.get("caption") or ""),
+        lambda m: (
+            m.get("photo") is not None
+            and walk.lines["expect"]["digest"] in str(m.get("caption") or "")
+        ),
     )
 
     await _transcript(demo)
@@ -272,10 +275,12 @@ async def _cards(walk: Walk) -> None:
     )
     cursor = await control.cursor()
     await walk.press(yellow, "v1:rc:", sun)
-    await walk.expect("the bot asks why", sun, cursor, lambda m: "原因" in _text(m))
+    await walk.expect("the bot asks why", sun, cursor, _mentions(lines["expect"]["why"]))
     cursor = await control.cursor()
     await control.send_text(sun, lines["late_reason"], from_user_id=sun)
-    await walk.expect("the bot asks for the new date", sun, cursor, lambda m: "时间" in _text(m))
+    await walk.expect(
+        "the bot asks for the new date", sun, cursor, _mentions(lines["expect"]["new_date"])
+    )
     new_date = (demo.edge.clock.now() + timedelta(days=3)).astimezone(demo.edge.desk.zone)
     cursor = await control.cursor()
     await control.send_text(sun, new_date.date().isoformat(), from_user_id=sun)
@@ -289,9 +294,9 @@ async def _cards(walk: Walk) -> None:
         "the new date passed too: a red card and an interview notice",
         sun,
         cursor,
-        lambda m: "约谈" in _text(m),
+        _mentions(lines["expect"]["interview"]),
     )
-    await walk.expect("the leader is told", li, cursor, lambda m: "红牌" in _text(m))
+    await walk.expect("the leader is told", li, cursor, _mentions(lines["expect"]["leader_told"]))
     cursor = await control.cursor()
     await control.send_text(li, "/supervision", from_user_id=li)
     await walk.expect("/supervision lists it", li, cursor, lambda m: "Q-2026-0003" in _text(m))
