@@ -87,11 +87,17 @@ async def _file(turn: Turn, text: str, message: Message, attachments: list[Attac
 
 @transactional
 async def report(turn: Turn) -> None:
-    message = turn.update.effective_message
-    assert message is not None
     if not await turn.needs_person():
         return
-    text = text_after_command(message)
+    message = turn.update.effective_message
+    assert message is not None
+    await _report(turn, text_after_command(message))
+
+
+async def _report(turn: Turn, text: str) -> None:
+    """/report as a command, or as the caption of a photo or document (the file attaches)."""
+    message = turn.update.effective_message
+    assert message is not None
     attachments = attachments_of(message)
     if not text and not attachments:
         await turn.reply("issue_usage", command="report")
@@ -323,9 +329,6 @@ async def message(turn: Turn) -> None:
     text = (message.text or message.caption or "").strip()
     attachments = attachments_of(message)
     in_private = turn.chat.kind == "private"
-    # A photo or file captioned "/report …" is a report: captions carry no commands for PTB.
-    if text.startswith("/report"):
-        text = "#issue " + text_after_command(message)
     tagged = bool(TAG.search(text))
     replied = message.reply_to_message
     to_bot = (
@@ -333,11 +336,12 @@ async def message(turn: Turn) -> None:
         and replied.from_user is not None
         and (replied.from_user.id == turn.context.bot.id)
     )
+    # Captions carry no command entities, so "/report …" under a photo arrives here.
+    captioned = caption_command(text) if (message.photo or message.document) else None
     if turn.contact is None:
-        if tagged or to_bot:
+        if tagged or to_bot or captioned:
             await turn.reply("anonymous")
         return
-    captioned = caption_command(text) if (message.photo or message.document) else None
     if captioned is not None:
         await CAPTION_COMMANDS[captioned[0]](turn, captioned[1])
         return
@@ -479,6 +483,7 @@ BUTTONS = (
 
 def register(application: NodeApplication) -> None:
     application.add_handler(CommandHandler("report", report))
+    CAPTION_COMMANDS["report"] = _report
     application.add_handler(CommandHandler("file", file_on_behalf))
     application.add_handler(CommandHandler("answer", answer))
     application.add_handler(CommandHandler("claim", claim))

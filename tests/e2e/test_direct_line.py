@@ -241,3 +241,19 @@ async def test_a_member_who_left_the_group_still_confirms_in_private(line: Line)
     async with stack.db.sessions() as session:
         issue = await session.scalar(select(Issue))
         assert issue is not None and issue.status == "closed"
+
+
+async def test_a_photo_captioned_report_is_filed_with_the_photo(line: Line) -> None:
+    stack, control = line.stack, line.stack.control
+    await bound(line)
+    cursor = await control.cursor()
+    await control.send_photo(
+        line.group, from_user_id=line.uid("owner"), caption="/report 变压器冒烟，照片如图"
+    )
+    card = await line.card_in(line.group, cursor)
+    assert "变压器冒烟" in card["text"]
+    async with stack.db.sessions() as session:
+        issue = await session.scalar(select(Issue))
+        assert issue is not None and issue.text == "变压器冒烟，照片如图"
+        attached = list(await session.scalars(select(IssueAttachment)))
+    assert [(a.issue_id, a.kind) for a in attached] == [(issue.id, "photo")]
