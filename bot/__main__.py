@@ -1,24 +1,31 @@
-"""The command line: `nodedesk run | demo | db upgrade | import | export | check-config`."""
+"""The command line: `nodedesk run | demo | db upgrade | import | export | bench | check-config`."""
 
 from __future__ import annotations
 
 import argparse
+import ast
 import asyncio
 import logging
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot import logs
-from models.clock import SystemClock
+from models.clock import Clock, FileClock, SystemClock
 from models.config import Settings, SettingsError, load_settings
 from models.migrate import upgrade
 
 if TYPE_CHECKING:
     from models.services import ledger
 
+log = logging.getLogger("nodedesk")
+
 EXIT_BAD_SETTINGS = 2
+EXIT_USAGE = 2
+# The benchmarks live in the source checkout, beside the packages.
+BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 NO_TOKEN = (
     "NODEDESK_TOKEN is not set. Get a bot token from @BotFather in Telegram (/newbot), then "
@@ -90,6 +97,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--format", default="xlsx", help="xlsx or csv (default: xlsx)")
     export.add_argument("--language", default=None, help="zh_CN or en (default: NODEDESK_LANGUAGE)")
+    benchmarks = _benchmarks()
+    listing = "\n".join(f"  {name:<12} {summary}" for name, summary in benchmarks.items())
+    bench = commands.add_parser(
+        "bench",
+        help="run a benchmark from bench/ (JSON lines)",
+        description="Run bench/NAME.py from the source checkout with the arguments that follow; "
+        "it prints one JSON line per result (`nodedesk bench NAME --help` lists a benchmark's "
+        "options, for those that take any).",
+        epilog=f"benchmarks:\n{listing}" if benchmarks else f"no benchmarks in {BENCH}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    bench.add_argument("name", metavar="NAME", help="the benchmark (see below)")
+    bench.add_argument("args", nargs=argparse.REMAINDER, help="passed on to the benchmark")
     commands.add_parser(
         "check-config",
         help="validate the settings and print them (secrets hidden)",
@@ -103,6 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "export":
         _check_export(parser, args)
+    if args.command == "bench":
+        # A benchmark sets up its own database and bot; it needs no settings.
+        return _bench(args.name, args.args)
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -140,6 +163,26 @@ def _check_config(settings: Settings) -> int:
         shown = "(hidden)" if name in {"token", "webhook_secret"} and value else value
         print(f"NODEDESK_{name.upper()}={shown}")
     return 0
+
+
+def _benchmarks() -> dict[str, str]:
+    """The benchmarks in bench/, by name, each with the first line of its docstring."""
+    found = {}
+    for path in sorted(BENCH.glob("*.py")) if BENCH.is_dir() else ():
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        found[path.stem] = doc.partition("\n")[0]
+    return found
+
+
+def _bench(name: str, args: list[str]) -> int:
+    """`nodedesk bench NAME [args…]`: run bench/NAME.py from the checkout; its exit status."""
+    benchmarks = _benchmarks()
+    if name not in benchmarks:
+        known = ", ".join(benchmarks) or f"none in {BENCH}"
+        print(f"nodedesk bench: no benchmark {name!r} (there are: {known})", file=sys.stderr)
+        return EXIT_USAGE
+    script = BENCH / f"{name}.py"
+    return subprocess.run([sys.executable, str(script), *args], cwd=BENCH.parent).returncode
 
 
 def _check_export(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -207,7 +250,11 @@ async def _run(settings: Settings) -> int:
     from bot.app import build_application, serve
 
     await upgrade(settings.database_url)
-    application = build_application(settings, SystemClock())
+    clock: Clock = SystemClock()
+    if settings.clock_file is not None:
+        log.warning("the time is read from %s, not the system clock", settings.clock_file)
+        clock = FileClock(settings.clock_file)
+    application = build_application(settings, clock)
     await serve(application)
     return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import time
 from enum import StrEnum
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -64,6 +65,10 @@ class Settings(BaseSettings):
         default="08:30",
         pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
         description="When leaders get the daily digest on working days, HH:MM in the county's zone",
+    )
+    clock_file: Path | None = Field(
+        default=None,
+        description="Tests only: read the time from this file (ISO 8601), not the system clock",
     )
     screen_token: SecretStr | None = Field(
         default=None,

@@ -172,3 +172,16 @@ def test_export_to_a_place_it_cannot_write_says_so(tmp_path: Path) -> None:
             "SELECT count(*) FROM audit_log WHERE action = 'ledger_exported'"
         ).fetchone()
     assert audited == (0,)
+
+
+def test_bench_lists_the_benchmarks_and_refuses_an_unknown_one(tmp_path: Path) -> None:
+    shown = nodedesk("bench", "--help", cwd=tmp_path)
+    assert shown.returncode == 0
+    names = [path.stem for path in (Path(__file__).parents[2] / "bench").glob("*.py")]
+    assert "intake" in names
+    for name in names:
+        assert f"\n  {name} " in shown.stdout
+    unknown = nodedesk("bench", "no-such-bench", cwd=tmp_path)
+    assert unknown.returncode == 2
+    (line,) = unknown.stderr.splitlines()
+    assert "no benchmark 'no-such-bench'" in line and "intake" in line
