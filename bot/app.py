@@ -22,6 +22,7 @@ from telegram.request import HTTPXRequest
 
 from bot import handlers, screen
 from bot.edge import Edge, NodeApplication, NodeContext
+from bot.polling import Poller
 from models.clock import Clock
 from models.config import Mode, Settings
 from models.db import create_engine, create_sessionmaker
@@ -65,9 +66,10 @@ def build_application(settings: Settings, clock: Clock) -> NodeApplication:
         .request(HTTPXRequest(connection_pool_size=32, read_timeout=15, write_timeout=15))
         .get_updates_request(HTTPXRequest(read_timeout=40))
         .concurrent_updates(True)
+        # Updates come through bot/polling.py or the webhook below, each confirmed to Telegram
+        # only once handled; PTB's Updater would confirm them before.
+        .updater(None)
     )
-    if settings.mode is Mode.WEBHOOK:
-        builder = builder.updater(None)
     application: NodeApplication = builder.build()
     engine = create_engine(settings.database_url)
     desk = Desk(make_calendar(settings), settings.zone, settings.language.value)
@@ -213,8 +215,10 @@ def web_app(application: NodeApplication) -> Starlette:
             update = Update.de_json(payload, application.bot)
         except Exception:
             return Response(status_code=400)
-        # Answer at once; the update is handled from the queue, its outcome saved in the database.
-        await application.update_queue.put(update)
+        # Answered once handled (its outcome saved, or the error handler told the chat), so an
+        # update a crash interrupts is not acknowledged and Telegram posts it again; the claim of
+        # its id in the handling transaction skips it if it was saved after all.
+        await application.process_update(update)
         return Response()
 
     async def healthz(_: Request) -> Response:
@@ -249,13 +253,14 @@ async def running(application: NodeApplication) -> AsyncIterator[NodeApplication
                 allowed_updates=Update.ALL_TYPES,
             )
         else:
-            assert application.updater is not None
-            await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+            poller = edge.extras["poller"] = Poller(application)
+            await poller.start()
         try:
             yield application
         finally:
-            if application.updater is not None and application.updater.running:
-                await application.updater.stop()
+            poller = edge.extras.pop("poller", None)
+            if poller is not None:
+                await poller.stop()
             await application.stop()
             await _dies(application)
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from telegram import Update
 from telegram.ext import CommandHandler, TypeHandler
 
+from bot.polling import Poller
 from models.services.common import enqueue
 from models.services.contacts import ChatRef, chat_of
 from models.tables import AuditEntry, Chat, OutboxMessage, ProcessedUpdate
@@ -159,8 +160,7 @@ async def test_a_message_to_a_group_that_migrated_meanwhile_follows_it(stack: St
     user, _ = await _person(stack, "Wei")
     group = await stack.group("Old group", [user], kind="group")
     # The bot stops polling, so it misses the migration notice, then has something to send.
-    assert stack.application.updater is not None
-    await stack.application.updater.stop()
+    await stack.edge.extras["poller"].stop()
     new_id = int((await stack.control.migrate(group, by=user))["new_chat_id"])
     async with stack.db.sessions() as session, session.begin():
         chat = await chat_of(session, stack.clock.now(), ChatRef(group, "group", "Old group"))
@@ -294,3 +294,34 @@ async def test_server_errors_and_timeouts_are_retried_until_delivered_once(stack
     async with stack.db.sessions() as session:
         row = await session.scalar(select(OutboxMessage).where(OutboxMessage.chat_id == row.id))
         assert row is not None and (row.status, row.attempts) == ("sent", 3)
+
+
+async def test_an_update_whose_handling_is_cut_short_comes_again_and_counts_once(
+    stack: Stack,
+) -> None:
+    """Polling confirms a batch to Telegram only after handling it: a crash loses nothing."""
+    user, chat = await _person(stack, "Crash")
+    await stack.edge.extras["poller"].stop()
+    real = stack.application.process_update
+    started = asyncio.Event()
+
+    async def hang(update: object) -> None:
+        started.set()
+        await asyncio.Event().wait()  # handling never ends: the process dies here
+
+    stack.application.process_update = hang  # type: ignore[method-assign]
+    cut_short = Poller(stack.application)
+    await cut_short.start()
+    cursor = await stack.control.cursor()
+    await stack.control.send_text(chat, "/whoami", from_user_id=user)
+    await asyncio.wait_for(started.wait(), 10)
+    await cut_short.stop()
+    stack.application.process_update = real  # type: ignore[method-assign]
+
+    restarted = stack.edge.extras["poller"] = Poller(stack.application)
+    await restarted.start()
+    (answer,) = await stack.replies(chat, cursor)
+    assert f"User id: {user}" in answer["text"]
+    await stack.quiet()
+    said = await stack.control.messages(chat, after=cursor)
+    assert [m["text"] for m in said if m["from"]["is_bot"]] == [answer["text"]]

@@ -11,6 +11,7 @@ import uvicorn
 
 from bot.app import WEBHOOK_PATH, build_application, running, web_app
 from models.clock import MovableClock
+from models.tables import ProcessedUpdate
 from sandbox import Sandbox
 from sandbox import running as sandbox_running
 from tests.conftest import Database
@@ -79,6 +80,25 @@ async def test_updates_arrive_by_webhook_and_forged_posts_are_refused(db: Databa
                     headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
                 )
                 assert garbled.status_code == 400
+                # The answer comes once the update is handled and saved: a crash before it would
+                # leave the update unanswered, and Telegram would post it again.
+                handled = {
+                    "update_id": 100,
+                    "message": {
+                        "message_id": 2,
+                        "date": 0,
+                        "chat": {"id": user["id"], "type": "private"},
+                        "from": {"id": user["id"], "is_bot": False, "first_name": "Webhook"},
+                        "text": "/whoami",
+                    },
+                }
+                accepted = await http.post(
+                    WEBHOOK_PATH, json=handled, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+                )
+                assert accepted.status_code == 200
+                async with db.sessions() as session:
+                    saved = await session.get(ProcessedUpdate, 100)
+                assert saved is not None and saved.message_id == 2
                 health = await http.get("/healthz")
                 assert health.status_code == 200
                 assert health.json() == {"ok": True, "mode": "webhook"}
