@@ -6,18 +6,23 @@ anonymised anyway, and a hit never carries the firm, the reporter or where it wa
 the number, the question, the answer and the department). Other private issues stay out, since
 their firm raised them in confidence.
 
-The index is built from the database on every call: simple and always current, and cheap at a
-county's scale (hundreds of answered problems a year). Keep one in memory if that grows.
+Building the index is what costs (some 60 ms per report for 1,000 answered problems, inside the
+report's transaction), so each process keeps the base and its indexes per database and checks
+before each use, with one small query, that they are current. That check can be small because
+only closed issues are in the base and a closed issue is final but for being marked general:
+the base changes exactly when the closed issues' count, ids or general marks do.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, Engine, Integer, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.rules.similarity import SIMILAR_THRESHOLD, KnowledgeIndex
+from models.rules.similarity import SIMILAR_THRESHOLD, KnowledgeIndex, Match
 from models.tables import Department, Issue, IssueStatus, Person
 
 
@@ -34,10 +39,39 @@ class FaqHit:
 @dataclass(frozen=True)
 class _Entry:
     id: int
-    number: str
     question: str
     answer: str
-    department: str | None
+    industry: str | None
+    is_general: bool
+
+
+@dataclass
+class _Base:
+    """The knowledge base as read at `mark`, and the indexes built over it so far."""
+
+    mark: tuple[Any, ...]
+    entries: list[_Entry]
+    indexes: dict[tuple[str, str | None], KnowledgeIndex] = field(default_factory=dict)
+
+    def index(self, kind: str, industry: str | None = None) -> KnowledgeIndex:
+        """Questions concerning `industry` (its own, the unlabelled, the general), or with
+        kind "faq" every question with its answer."""
+        key = (kind, industry)
+        if key not in self.indexes:
+            if kind == "faq":
+                documents = ((e.id, f"{e.question}\n{e.answer}") for e in self.entries)
+            else:
+                documents = (
+                    (e.id, e.question)
+                    for e in self.entries
+                    if industry is None or e.industry in (industry, None) or e.is_general
+                )
+            self.indexes[key] = KnowledgeIndex(documents)
+        return self.indexes[key]
+
+
+# Per engine, so that each database (and each test's) has its own; gone with its engine.
+_bases: weakref.WeakKeyDictionary[Engine, _Base] = weakref.WeakKeyDictionary()
 
 
 def _in_knowledge_base() -> ColumnElement[bool]:
@@ -49,45 +83,57 @@ def _in_knowledge_base() -> ColumnElement[bool]:
     )
 
 
-async def _entries(session: AsyncSession, industry: str | None = None) -> list[_Entry]:
-    """The knowledge base; with `industry`, what concerns it: its own, the unlabelled, general."""
+async def _current(session: AsyncSession) -> _Base:
+    """The knowledge base as this session sees it, read again only if it changed."""
+    closed = await session.execute(
+        select(
+            func.count(),
+            func.sum(Issue.id),
+            func.sum(cast(Issue.is_general, Integer)),
+            func.max(Issue.updated_at),
+        ).where(Issue.status == IssueStatus.CLOSED)
+    )
+    mark = tuple(closed.one())
+    engine = session.get_bind().engine
+    base = _bases.get(engine)
+    if base is None or base.mark != mark:
+        rows = await session.execute(
+            select(Issue.id, Issue.text, Issue.answer, Issue.industry, Issue.is_general)
+            .where(_in_knowledge_base())
+            .order_by(Issue.id)
+        )
+        entries = [
+            _Entry(id_, text, answer or "", industry, general)
+            for id_, text, answer, industry, general in rows
+        ]
+        base = _bases[engine] = _Base(mark, entries)
+    return base
+
+
+async def _hits(session: AsyncSession, matches: list[Match]) -> list[FaqHit]:
+    """The matches as hits, in their order, read now (a department may have been renamed)."""
+    if not matches:
+        return []
     answerer = Person.__table__.alias("answerer")
     department_id = func.coalesce(Issue.department_id, answerer.c.department_id)
-    statement = (
+    rows = await session.execute(
         select(Issue.id, Issue.number, Issue.text, Issue.answer, Department.name)
         .outerjoin(answerer, answerer.c.id == Issue.answered_by_id)
         .outerjoin(Department, Department.id == department_id)
-        .where(_in_knowledge_base())
-        .order_by(Issue.id)
+        .where(Issue.id.in_([match.id for match in matches]))
     )
-    if industry is not None:
-        statement = statement.where(
-            or_(
-                Issue.industry == industry,
-                Issue.industry.is_(None),
-                Issue.is_general.is_(True),
-            )
-        )
-    rows = await session.execute(statement)
+    found = {row[0]: row for row in rows}
     return [
-        _Entry(id_, number, text, answer or "", department)
-        for id_, number, text, answer, department in rows.all()
+        FaqHit(number, question, answer or "", department, match.score, id_)
+        for match in matches
+        for id_, number, question, answer, department in [found[match.id]]
     ]
-
-
-def _hit(entry: _Entry, score: float) -> FaqHit:
-    return FaqHit(entry.number, entry.question, entry.answer, entry.department, score, entry.id)
 
 
 async def search_faq(session: AsyncSession, words: str, limit: int = 5) -> list[FaqHit]:
     """The answered problems closest to `words`, best first, searched in question and answer."""
-    entries = {entry.id: entry for entry in await _entries(session)}
-    index = KnowledgeIndex((e.id, f"{e.question}\n{e.answer}") for e in entries.values())
-    return [
-        _hit(entries[match.id], match.score)
-        for match in index.search(words, limit=limit)
-        if match.score > 0
-    ]
+    index = (await _current(session)).index("faq")
+    return await _hits(session, [m for m in index.search(words, limit=limit) if m.score > 0])
 
 
 async def find_similar_answered(
@@ -98,12 +144,12 @@ async def find_similar_answered(
     Compared with the questions only (a report is a question), among what concerns the
     report's industry; None below SIMILAR_THRESHOLD.
     """
-    entries = {entry.id: entry for entry in await _entries(session, industry)}
-    if not entries or not text.strip():
+    if not text.strip():
         return None
-    index = KnowledgeIndex((entry.id, entry.question) for entry in entries.values())
+    index = (await _current(session)).index("question", industry)
     # search() scores by the same idf-weighted cosine as similar(text, question, index).
     best = index.search(text, limit=1)
     if not best or best[0].score < SIMILAR_THRESHOLD:
         return None
-    return _hit(entries[best[0].id], best[0].score)
+    (hit,) = await _hits(session, best)
+    return hit

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from itertools import pairwise
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.clock import FrozenClock
+from models.services import knowledge
 from models.services.knowledge import find_similar_answered, search_faq
-from models.tables import IssueStatus
+from models.tables import Issue, IssueStatus
 from models.texts import LANGUAGES, render
 from tests.conftest import Database
 from tests.integration.test_broadcasts import Town, build_town, closed_issue
@@ -147,3 +150,37 @@ async def test_another_industrys_own_answer_is_not_offered_but_a_general_one_is(
         # Without an industry, everything answered is fair game.
         anyone = await find_similar_answered(session, "茶园灌溉用电经常停电，影响生产", None)
         assert anyone is not None and anyone.number == "Q-2026-0008"
+
+
+async def test_the_index_is_kept_between_reports_and_read_again_when_the_base_changes(
+    db: Database, clock: FrozenClock
+) -> None:
+    """Each process keeps the index; a change made anywhere (another process too) shows."""
+    town = await _filled(db, clock)
+    async with db.sessions() as session:
+        await search_faq(session, "变压器 停电")
+        kept = knowledge._bases[db.engine.sync_engine]
+        await find_similar_answered(session, POWER, "医药")
+        assert knowledge._bases[db.engine.sync_engine] is kept  # nothing changed: not rebuilt
+        assert await search_faq(session, "锅炉 蒸汽 检验") == []
+
+    clock.advance(timedelta(minutes=5))
+    async with db.sessions() as session, session.begin():
+        session.add(
+            closed_issue(
+                town, clock.now(), "Q-2026-0009", "锅炉蒸汽管道年检逾期", "特检院本周上门检验"
+            )
+        )
+    async with db.sessions() as session:
+        assert [hit.number for hit in await search_faq(session, "锅炉 蒸汽 检验")] == [
+            "Q-2026-0009"
+        ]
+
+    # A closed private issue joins when marked general, though nothing else about it changes.
+    async with db.sessions() as session, session.begin():
+        private = await session.scalar(select(Issue).where(Issue.number == "Q-2026-0006"))
+        assert private is not None
+        private.is_general = True
+    async with db.sessions() as session:
+        found = {hit.number for hit in await search_faq(session, "变压器 私事", limit=20)}
+    assert "Q-2026-0006" in found
