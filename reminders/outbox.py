@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
@@ -29,6 +28,7 @@ from models.services.chats import mark_undeliverable, migrate_chat
 from models.services.intake import forget_old_updates
 from models.tables import Chat, OutboxFile, OutboxMessage, OutboxStatus
 from models.texts import render, split_message
+from reminders.locks import HeldLock, Work, engine_of, is_postgresql
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,8 @@ MAX_BACKOFF = timedelta(minutes=5)
 # A chat that must wait longer than this (a group's per-minute limit, a RetryAfter) is left for a
 # later round, so one busy group does not hold up every other chat.
 LONGEST_INLINE_WAIT = 1.5
+# Processes standing by NOTIFY the sender on this channel when their services wrote something.
+WAKEUP_CHANNEL = "nodedesk_outbox"
 
 
 @dataclass
@@ -66,21 +68,66 @@ class OutboxDispatcher:
     batch_size: int = 200
     concurrency: int = 16
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    # The sender's lock on PostgreSQL (see run_forever); None: this process alone sends.
+    lock: HeldLock | None = None
     _pace_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def run_forever(self, interval: float) -> None:
-        """Send until cancelled; wake when a service wrote something or every `interval` s."""
-        while True:
+        """Send until cancelled; wake when a service wrote something or every `interval` s.
+
+        On PostgreSQL one process sends at a time, across all of them: Telegram's limits are the
+        bot's, not a process's, so more senders would not send more, and one keeps each chat's
+        order and the pacer exact. The others stand by, try for the lock every `interval` s and
+        pass their wake-ups on to the sender; when the sender dies, its connection closes, the
+        lock is free, and one of them takes over.
+        """
+        engine = engine_of(self.sessions)
+        if is_postgresql(engine):
+            self.lock = HeldLock(engine, Work.OUTBOX, recheck_after=interval)
+        try:
+            while True:
+                if self.lock is not None and not await self._lead():
+                    await self._stand_by(interval)
+                    continue
+                self.wakeup.clear()
+                try:
+                    done = await self.run_once()
+                except Exception:
+                    log.exception("outbox round failed; trying again")
+                    done = Round()
+                if done.sent or done.retried:
+                    continue
+                await self._nap(interval)
+        finally:
+            if self.lock is not None:
+                await asyncio.shield(self.lock.release())
+
+    async def _lead(self) -> bool:
+        """Hold the sender's lock (taking it if free); on taking it, listen for wake-ups."""
+        assert self.lock is not None
+        was_held = self.lock.held
+        if not await self.lock.take():
+            return False
+        if not was_held:
+            await self.lock.listen(WAKEUP_CHANNEL, self.wakeup.set)
+        return True
+
+    async def _stand_by(self, interval: float) -> None:
+        """Wait for the next try; a local wake-up (a service wrote) goes on to the sender."""
+        assert self.lock is not None
+        deadline = asyncio.get_running_loop().time() + interval
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
             self.wakeup.clear()
-            try:
-                done = await self.run_once()
-            except Exception:
-                log.exception("outbox round failed; trying again")
-                done = Round()
-            if done.sent or done.retried:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), timeout=interval)
+            if not await self._nap(left):
+                return
+            await self.lock.notify(WAKEUP_CHANNEL)
+
+    async def _nap(self, seconds: float) -> bool:
+        """Sleep until woken or `seconds` pass; True if woken."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.wakeup.wait(), timeout=seconds)
+            return True
+        return False
 
     async def run_once(self) -> Round:
         """One round: every due message, chats side by side, each chat's messages in order."""
@@ -103,22 +150,30 @@ class OutboxDispatcher:
 
     async def _due(self) -> list[_Job]:
         now = self.clock.now()
-        earlier = aliased(OutboxMessage)
+        # A chat's messages keep their order: none overtakes one waiting to retry. Per chat, the
+        # first message waiting (pending, not due yet) bounds what may go now; one GROUP BY over
+        # the waiting ones, rather than a NOT EXISTS per due row (quadratic in the backlog).
+        waiting = (
+            select(
+                OutboxMessage.chat_id.label("chat_id"),
+                func.min(OutboxMessage.id).label("first_id"),
+            )
+            .where(
+                OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at > now
+            )
+            .group_by(OutboxMessage.chat_id)
+            .subquery()
+        )
         async with self.sessions() as session:
             rows = await session.execute(
                 select(OutboxMessage, Chat)
                 .join(Chat, Chat.id == OutboxMessage.chat_id)
+                .outerjoin(waiting, waiting.c.chat_id == OutboxMessage.chat_id)
                 .where(
                     OutboxMessage.status == OutboxStatus.PENDING,
                     OutboxMessage.next_attempt_at <= now,
                     Chat.undeliverable_at.is_(None),
-                    # A chat's messages keep their order: none overtakes one waiting to retry.
-                    ~exists().where(
-                        earlier.chat_id == OutboxMessage.chat_id,
-                        earlier.status == OutboxStatus.PENDING,
-                        earlier.id < OutboxMessage.id,
-                        earlier.next_attempt_at > now,
-                    ),
+                    or_(waiting.c.first_id.is_(None), OutboxMessage.id < waiting.c.first_id),
                 )
                 .order_by(OutboxMessage.id)
                 .limit(self.batch_size)
@@ -207,7 +262,11 @@ class OutboxDispatcher:
         return True
 
     async def _pace(self, chat_id: int, is_group: bool) -> bool:
+        """Wait for the chat's turn; False when it must wait for a later round, or when this
+        process is no longer the sender (its lock was lost: another may be sending)."""
         while True:
+            if self.lock is not None and not await self.lock.still_held():
+                return False
             async with self._pace_lock:
                 now = self.monotonic()
                 wait = self.pacer.wait(chat_id, is_group, now)

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import exists, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import aliased
 from telegram import InlineKeyboardMarkup
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from models.clock import FrozenClock
+from models.db import create_engine, create_sessionmaker
 from models.rules.pacing import Pacer, SendLimits
 from models.services.common import OutgoingFile, enqueue
 from models.services.contacts import ChatRef, Sender, chat_of, meet
 from models.tables import Chat, OutboxMessage
+from reminders.locks import NAMESPACE, Work
 from reminders.outbox import OutboxDispatcher
 from tests.conftest import Database
 
@@ -325,3 +334,197 @@ async def test_a_long_text_goes_first_and_its_file_after_it(
     assert len(bot.sent) == 1 and "y" * 2000 in bot.sent[0].text
     ((kind, _, name, _, caption),) = bot.files
     assert (kind, name, caption) == ("document", "ledger.xlsx", None)
+
+
+async def test_no_message_overtakes_an_earlier_one_of_its_chat_waiting_to_retry(
+    db: Database, clock: FrozenClock
+) -> None:
+    bot = RecordingBot(faults={-90: [TimedOut()]})
+    waiting = await _chat(db, clock, -90, "group")
+    other = await _chat(db, clock, -91, "group")
+    for n in range(3):
+        await _enqueue(db, clock, waiting, params={"command": f"w{n}"})
+    await _enqueue(db, clock, other, params={"command": "o"})
+    sender = dispatcher(db, clock, bot)
+    await sender.run_once()  # w0 times out and waits 2 s; w1 and w2 must wait behind it
+    assert [s.text.split()[3] for s in bot.sent] == ["/o"]
+    assert (await sender.run_once()).sent == 0
+    clock.advance(timedelta(seconds=2))
+    sender.monotonic.now += 2  # type: ignore[attr-defined]
+    await sender.run_once()
+    assert [s.text.split()[3] for s in bot.sent] == ["/o", "/w0", "/w1", "/w2"]
+
+
+async def test_the_due_messages_are_those_no_waiting_message_of_their_chat_precedes(
+    db: Database, clock: FrozenClock
+) -> None:
+    """The GROUP BY form of the ordering rule picks exactly what the NOT EXISTS form did."""
+    rng = random.Random(20260302)
+    chats = [await _chat(db, clock, 1000 + n, "private") for n in range(12)]
+    async with db.sessions() as session, session.begin():
+        for _ in range(300):
+            chat = rng.choice(chats)
+            await enqueue(session, clock.now(), chat, "unknown_command", "en", {"command": "x"})
+        for row in await session.scalars(select(OutboxMessage)):
+            row.status = rng.choice(["pending"] * 4 + ["sent", "failed"])
+            row.next_attempt_at = clock.now() + timedelta(seconds=rng.choice([-5, 0, 0, 0, 5]))
+    earlier = aliased(OutboxMessage)
+    async with db.sessions() as session:
+        expected = list(
+            await session.scalars(
+                select(OutboxMessage.id)
+                .where(
+                    OutboxMessage.status == "pending",
+                    OutboxMessage.next_attempt_at <= clock.now(),
+                    ~exists().where(
+                        earlier.chat_id == OutboxMessage.chat_id,
+                        earlier.status == "pending",
+                        earlier.id < OutboxMessage.id,
+                        earlier.next_attempt_at > clock.now(),
+                    ),
+                )
+                .order_by(OutboxMessage.id)
+            )
+        )
+    sender = dispatcher(db, clock, RecordingBot())
+    sender.batch_size = 1000
+    assert 20 < len(expected) < 200  # some blocked, some not: the case is a real one
+    assert [job.message.id for job in await sender._due()] == expected
+
+
+# --- several processes on one PostgreSQL: one sender at a time ---------------------------------
+
+
+@dataclass
+class Process:
+    """A dispatcher with its own engine (its own connections), as another process has."""
+
+    bot: RecordingBot
+    sender: OutboxDispatcher
+    engine: AsyncEngine
+    task: asyncio.Task[None] | None = None
+
+    def start(self, interval: float) -> None:
+        self.task = asyncio.create_task(self.sender.run_forever(interval))
+
+    async def stop(self) -> None:
+        assert self.task is not None
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+        await self.engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def processes(
+    db: Database, clock: FrozenClock, count: int, interval: float
+) -> AsyncIterator[list[Process]]:
+    started = []
+    for _ in range(count):
+        engine = create_engine(db.url)
+        bot = RecordingBot()
+        sender = dispatcher(Database(db.url, engine, create_sessionmaker(engine)), clock, bot)
+        started.append(Process(bot, sender, engine))
+    for process in started:
+        process.start(interval)
+    try:
+        yield started
+    finally:
+        for process in started:
+            await process.stop()
+
+
+async def _until(condition: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("the condition did not come true in time")
+        await asyncio.sleep(0.02)
+
+
+async def _all_sent(db: Database) -> bool:
+    return all(row.status == "sent" for row in await _rows(db))
+
+
+def _texts(team: list[Process]) -> list[str]:
+    return sorted(s.text for p in team for s in p.bot.sent)
+
+
+async def _holder(team: list[Process]) -> Process:
+    (holder,) = [p for p in team if p.sender.lock is not None and p.sender.lock.held]
+    return holder
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_one_process_sends_and_another_takes_over_when_it_dies(
+    db: Database, clock: FrozenClock
+) -> None:
+    chats = [await _chat(db, clock, 2000 + n, "private") for n in range(4)]
+    async with processes(db, clock, 3, interval=0.05) as team:
+        for n in range(40):
+            await _enqueue(db, clock, chats[n % 4], params={"command": f"a{n:02}"})
+        await _until(lambda: _all_sent(db))
+        holder = await _holder(team)
+        assert [len(p.bot.sent) for p in team].count(0) == 2  # the others stood by
+        # The sender dies: its connections close, the lock is free, a process standing by sends.
+        team.remove(holder)
+        await holder.stop()
+        for n in range(40, 60):
+            await _enqueue(db, clock, chats[n % 4], params={"command": f"a{n:02}"})
+        await _until(lambda: _all_sent(db))
+        successor = await _holder(team)
+        assert len(successor.bot.sent) == 20
+        everything = _texts([holder, *team])
+    assert everything == sorted({text for text in everything})  # nothing twice
+    assert len(everything) == 60
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_sender_whose_lock_connection_is_lost_stops_and_the_lock_is_taken_again(
+    db: Database, clock: FrozenClock
+) -> None:
+    chat = await _chat(db, clock, 3000, "private")
+    async with processes(db, clock, 2, interval=0.05) as team:
+        await _enqueue(db, clock, chat, params={"command": "before"})
+        await _until(lambda: _all_sent(db))
+        holder = await _holder(team)
+        lock = holder.sender.lock
+        assert lock is not None
+        async with db.engine.begin() as conn:
+            killed = await conn.scalar(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
+                    f" AND classid = {NAMESPACE} AND objid = {int(Work.OUTBOX)}"
+                )
+            )
+        assert killed
+
+        async def noticed() -> bool:
+            return not lock.held or not await lock.still_held()
+
+        await _until(noticed)
+        await _enqueue(db, clock, chat, params={"command": "after"})
+        await _until(lambda: _all_sent(db))
+        await _holder(team)  # someone holds it again
+        assert [text.split()[3] for text in _texts(team)] == ["/after", "/before"]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_process_standing_by_wakes_the_sender_when_it_wrote_something(
+    db: Database, clock: FrozenClock
+) -> None:
+    chat = await _chat(db, clock, 4000, "private")
+    # Rounds every 30 s: the message can only go out at once if the wake-up reaches the sender.
+    async with processes(db, clock, 2, interval=30) as team:
+        await _until(lambda: _any_holder(team))
+        holder = await _holder(team)
+        (standby,) = [p for p in team if p is not holder]
+        await asyncio.sleep(0.2)  # the sender's first round is done; it naps for 30 s
+        await _enqueue(db, clock, chat, params={"command": "woken"})
+        standby.sender.wakeup.set()  # what the edge does after a handler's commit
+        await _until(lambda: _all_sent(db), timeout=5)
+        assert [s.text.split()[3] for s in holder.bot.sent] == ["/woken"]
+
+
+async def _any_holder(team: list[Process]) -> bool:
+    return any(p.sender.lock is not None and p.sender.lock.held for p in team)
