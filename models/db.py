@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_POOL_TIMEOUT_S = 600
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -22,6 +23,15 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         kwargs.setdefault("pool_pre_ping", True)
         return create_async_engine(url, **kwargs)
 
+    # Every transaction takes SQLite's one write lock at BEGIN (below), so a second pooled
+    # connection could only wait for it, napping in SQLite's busy handler (1 to 100 ms at a time)
+    # while the lock stands free. With one connection, transactions queue in the event loop
+    # instead, in order, and each starts the moment the last one ends. Waiting one's turn is not
+    # a fault: under a burst an update waits as long as the queue ahead of it takes, rather than
+    # fail (and a report be lost) after the busy timeout; only a connection held for minutes is.
+    kwargs.setdefault("pool_size", 1)
+    kwargs.setdefault("max_overflow", 0)
+    kwargs.setdefault("pool_timeout", SQLITE_POOL_TIMEOUT_S)
     engine = create_async_engine(
         url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
     )
