@@ -21,7 +21,7 @@ from telegram.ext import ApplicationBuilder, ContextTypes
 from telegram.request import HTTPXRequest
 
 from bot import handlers, screen
-from bot.edge import Edge, NodeApplication, NodeContext
+from bot.edge import Edge, NodeApplication, NodeContext, read_update
 from bot.polling import Poller
 from models.clock import Clock
 from models.config import Mode, Settings
@@ -212,7 +212,7 @@ def web_app(application: NodeApplication) -> Starlette:
             return Response(status_code=403)
         try:
             payload: Any = await request.json()
-            update = Update.de_json(payload, application.bot)
+            update = read_update(payload, application.bot)
         except Exception:
             return Response(status_code=400)
         # Answered once handled (its outcome saved, or the error handler told the chat), so an

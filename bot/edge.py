@@ -29,6 +29,25 @@ log = logging.getLogger(__name__)
 # Telegram's stand-ins for people who post as a chat: anonymous group admins and channels.
 ANONYMOUS_SENDER_IDS = frozenset({1087968824, 136817688})
 
+# PostgreSQL's text cannot hold NUL, which Telegram passes on; the replacement character has the
+# same length in UTF-16, so the offsets of the message's entities (commands, mentions) still hold.
+NUL, NUL_STAND_IN = "\x00", "\ufffd"
+
+
+def read_update(data: Any, bot: Any) -> Update:
+    """An update as Telegram sent it (decoded JSON), every NUL in its strings replaced."""
+    return Update.de_json(_without_nul(data), bot)
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace(NUL, NUL_STAND_IN) if NUL in value else value
+    if isinstance(value, dict):
+        return {key: _without_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    return value
+
 
 @dataclass
 class Edge:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, TelegramError
 
-from bot.edge import NodeApplication
+from bot.edge import NodeApplication, read_update
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +52,11 @@ class Poller:
                 await task
 
     async def _poll(self) -> None:
-        bot = self.application.bot
         offset: int | None = None
         backoff = FIRST_BACKOFF_S
         while True:
             try:
-                updates = await bot.get_updates(
-                    offset=offset, timeout=self.long_poll, allowed_updates=Update.ALL_TYPES
-                )
+                updates = await self._fetch(offset)
             except InvalidToken:
                 log.critical("Telegram refuses the bot token; polling stops")
                 raise
@@ -76,3 +73,11 @@ class Poller:
             # error handler inside process_update, so one bad update does not hold the rest.
             await asyncio.gather(*(self.application.process_update(u) for u in updates))
             offset = updates[-1].update_id + 1
+
+    async def _fetch(self, offset: int | None) -> list[Update]:
+        """The next batch, read again by the edge from Telegram's JSON (it mends what it must)."""
+        bot = self.application.bot
+        updates = await bot.get_updates(
+            offset=offset, timeout=self.long_poll, allowed_updates=Update.ALL_TYPES
+        )
+        return [read_update(update.to_dict(), bot) for update in updates]

@@ -12,7 +12,7 @@ from telegram.ext import CommandHandler, TypeHandler
 from bot.polling import Poller
 from models.services.common import enqueue
 from models.services.contacts import ChatRef, chat_of
-from models.tables import AuditEntry, Chat, OutboxMessage, ProcessedUpdate
+from models.tables import AuditEntry, Chat, OutboxMessage, Person, ProcessedUpdate
 from tests.e2e.conftest import ADMIN_ID, Stack
 
 
@@ -325,3 +325,13 @@ async def test_an_update_whose_handling_is_cut_short_comes_again_and_counts_once
     await stack.quiet()
     said = await stack.control.messages(chat, after=cursor)
     assert [m["text"] for m in said if m["from"]["is_bot"]] == [answer["text"]]
+
+
+async def test_a_nul_in_a_name_or_text_is_replaced_not_fatal(stack: Stack) -> None:
+    """PostgreSQL's text cannot hold NUL; the edge stands U+FFFD in for it, offsets intact."""
+    user, chat = await _person(stack, "Li\x00Ming")
+    greeting = await stack.say(chat, user, "/start\x00 now")
+    assert greeting["text"].startswith("Hello, Li\ufffdMing!")
+    async with stack.db.sessions() as session:
+        names = await session.scalars(select(Person.full_name).where(Person.telegram_id == user))
+        assert list(names) == ["Li\ufffdMing"]
