@@ -3,10 +3,12 @@
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from models.db import create_engine
 from models.tables import Base
+from reminders.locks import NAMESPACE, Work
 
 config = context.config
 target_metadata = Base.metadata
@@ -19,6 +21,11 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Several processes starting at once upgrade one after another: the lock is held until
+            # this transaction commits, and the next finds the schema already at head.
+            lock = f"SELECT pg_advisory_xact_lock({NAMESPACE}, {int(Work.SCHEMA)})"
+            connection.execute(text(lock))
         context.run_migrations()
 
 

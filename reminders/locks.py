@@ -27,6 +27,7 @@ NAMESPACE = 0x4E44
 class Work(IntEnum):
     """What a lock is for (its second key, pg_locks.objid)."""
 
+    SCHEMA = 0  # migrations (migrations/env.py), for the length of the upgrade's transaction
     OUTBOX = 1
 
 
@@ -83,8 +84,8 @@ class HeldLock:
                 taken = await self._connection.scalar(
                     text(f"SELECT pg_try_advisory_lock({NAMESPACE}, {int(self.work)})")
                 )
-            except Exception:
-                log.warning("could not ask for the %s lock", self.work.name, exc_info=True)
+            except Exception as exc:
+                log.warning("could not ask for the %s lock: %s", self.work.name, exc)
                 await self._drop()
                 return False
             self._held = bool(taken)
@@ -110,8 +111,8 @@ class HeldLock:
                         " AND objsubid = 2 AND granted AND pid = pg_backend_pid())"
                     )
                 )
-            except Exception:
-                log.warning("the %s lock's connection failed", self.work.name, exc_info=True)
+            except Exception as exc:
+                log.warning("the %s lock's connection failed: %s", self.work.name, exc)
                 mine = False
             if not mine:
                 log.warning("lost the %s lock; stopping until it is taken again", self.work.name)

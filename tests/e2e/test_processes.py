@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -36,6 +37,8 @@ from starlette.routing import Route
 
 from bot.app import SECRET_HEADER, WEBHOOK_PATH
 from models.clock import FileClock
+from models.db import create_engine
+from models.migrate import alembic_config
 from models.tables import (
     AuditEntry,
     Card,
@@ -336,8 +339,10 @@ async def _sender_pid(db: Database) -> int | None:
     pid: int | None = await _scalar(
         db,
         text(
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
-            f" AND classid = {NAMESPACE} AND objid = {int(Work.OUTBOX)}"
+            "SELECT l.pid FROM pg_locks l"
+            " JOIN pg_database d ON d.oid = l.database AND d.datname = current_database()"
+            f" WHERE l.locktype = 'advisory' AND l.granted AND l.classid = {NAMESPACE}"
+            f" AND l.objid = {int(Work.OUTBOX)}"
         ),
     )
     return pid
@@ -686,3 +691,39 @@ async def _check(
         said = [m for m in await control.messages(leader) if m["is_bot"]]
         assert len([m for m in said if m["photo"]]) == days
         assert len(said) == 1 + days + 2  # the answer to /start, the digests, the two lists
+
+
+def test_three_processes_upgrading_a_fresh_database_at_once_all_start(postgres_url: str) -> None:
+    """`nodedesk run` upgrades the schema first; started together, they must take turns."""
+
+    async def fresh() -> None:
+        engine = create_engine(postgres_url)
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+        await engine.dispose()
+
+    asyncio.run(fresh())
+    env = _environment(database_url=postgres_url)
+    upgrades = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bot", "db", "upgrade"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for _ in range(PROCESSES)
+    ]
+    said = [upgrade.communicate(timeout=120)[0].decode() for upgrade in upgrades]
+    assert [upgrade.returncode for upgrade in upgrades] == [0] * PROCESSES, "\n".join(said)
+    head = ScriptDirectory.from_config(alembic_config(postgres_url)).get_current_head()
+
+    async def version() -> str | None:
+        engine = create_engine(postgres_url)
+        async with engine.connect() as conn:
+            found = await conn.scalar(text("SELECT version_num FROM alembic_version"))
+        await engine.dispose()
+        return str(found) if found is not None else None
+
+    assert asyncio.run(version()) == head

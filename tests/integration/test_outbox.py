@@ -493,8 +493,10 @@ async def test_a_sender_whose_lock_connection_is_lost_stops_and_the_lock_is_take
         async with db.engine.begin() as conn:
             killed = await conn.scalar(
                 text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
-                    f" AND classid = {NAMESPACE} AND objid = {int(Work.OUTBOX)}"
+                    "SELECT pg_terminate_backend(l.pid) FROM pg_locks l"
+                    " JOIN pg_database d ON d.oid = l.database AND d.datname = current_database()"
+                    f" WHERE l.locktype = 'advisory' AND l.classid = {NAMESPACE}"
+                    f" AND l.objid = {int(Work.OUTBOX)}"
                 )
             )
         assert killed
