@@ -7,7 +7,7 @@ sweep (models/services/sweep.py) reads only the rows whose instant has passed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
@@ -33,6 +33,7 @@ from models.tables import (
     Deadline,
     Person,
     PersonRole,
+    ServicePolicy,
 )
 
 
@@ -85,6 +86,11 @@ async def timing_for(
 ) -> Timing:
     """Reminder offsets and quiet hours from the category's policy, else the default one."""
     policy = await service_policy(session, category, "urgent" if urgent else "normal")
+    return timing_of(policy, zone)
+
+
+def timing_of(policy: ServicePolicy | None, zone: Any) -> Timing:
+    """Reminder offsets and quiet hours from a policy row already read (None: the built-in)."""
     if policy is None:
         return Timing(quiet=QuietHours(zone=zone))
     offsets = tuple(timedelta(hours=float(h)) for h in policy.reminder_hours if float(h) > 0)
@@ -124,8 +130,12 @@ def schedule(row: Deadline, after: datetime, timing: Timing) -> None:
     row.next_reminder_at = next_reminder(view, after, timing.offsets)
 
 
-async def _reschedule(session: AsyncSession, row: Deadline, after: datetime, zone: Any) -> None:
-    schedule(row, after, await timing_for(session, row.category, row.urgent, zone))
+async def _reschedule(
+    session: AsyncSession, row: Deadline, after: datetime, zone: Any, timing: Timing | None = None
+) -> None:
+    if timing is None:
+        timing = await timing_for(session, row.category, row.urgent, zone)
+    schedule(row, after, timing)
 
 
 async def track(
@@ -144,9 +154,18 @@ async def track(
     category: str | None = None,
     urgent: bool = False,
     weight: float = 1.0,
+    timing: Timing | None = None,
+    known: Mapping[str, Deadline] | None = None,
 ) -> Deadline:
-    """Start tracking a deadline, or move one that has no card yet (a transfer, a new owner)."""
-    row = await find(session, subject_type, subject_id, kind)
+    """Start tracking a deadline, or move one that has no card yet (a transfer, a new owner).
+
+    A caller that has read them already passes the timing of the deadline's policy and `known`,
+    all the subject's deadlines by kind: on the intake path every statement saved counts.
+    """
+    if known is not None:
+        row = known.get(kind)
+    else:
+        row = await find(session, subject_type, subject_id, kind)
     if row is None:
         row = Deadline(
             subject_type=subject_type,
@@ -168,7 +187,7 @@ async def track(
     row.weight = weight
     row.cancelled_at = None
     row.updated_at = now
-    await _reschedule(session, row, now, zone)
+    await _reschedule(session, row, now, zone, timing)
     await session.flush()
     return row
 

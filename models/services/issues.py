@@ -403,6 +403,7 @@ async def _attach(
 
 
 async def _route(session: AsyncSession, now: datetime, desk: Desk, issue: Issue) -> None:
+    # Everything is read before the issue changes, so that it is written once (no autoflush).
     rows = await session.scalars(select(RoutingRule).order_by(RoutingRule.id))
     rules = [
         Rule(
@@ -417,16 +418,14 @@ async def _route(session: AsyncSession, now: datetime, desk: Desk, issue: Issue)
         for r in rows
     ]
     routing = route(issue.text, issue.industry, rules)
+    policy = await _policy(session, routing.category, issue.priority, desk)
+    lead = await session.get(Department, routing.lead) if routing.placed else None
     issue.category = routing.category
-    policy = await _policy(session, issue.category, issue.priority)
     issue.close_due_at = desk.calendar.add_working_days(issue.created_at, policy.close_working_days)
-    if not routing.placed:
+    if lead is None:
         issue.routing_reason = ""
         audit(session, now, "issue_to_triage", "issue", issue.id)
         return
-    assert routing.lead is not None
-    lead = await session.get(Department, routing.lead)
-    assert lead is not None
     issue.department_id = lead.id
     issue.assist_department_ids = list(routing.assists)
     issue.routing_reason = f"{routing.keyword} → {lead.name}"
@@ -453,18 +452,28 @@ class Policy:
     confirm_days: int = DEFAULT_CONFIRM_DAYS
     claim_hours: float | None = None
     stage_limits: tuple[tuple[str, float], ...] = ()
+    # The reminders of the issue's deadlines, from the same row (read with a desk's zone).
+    timing: deadlines.Timing | None = None
 
 
-async def _policy(session: AsyncSession, category: str | None, priority: str) -> Policy:
+async def _policy(
+    session: AsyncSession, category: str | None, priority: str, desk: Desk | None = None
+) -> Policy:
     """The category's policy for this priority, else the default row, else the built-in one."""
     row = await service_policy(session, category, priority)
+    # The deadlines look their reminders up by urgent or not, which is the priority when it is
+    # one of those two.
+    timing = None
+    if desk is not None and priority in ("urgent", "normal"):
+        timing = deadlines.timing_of(row, desk.zone)
     if row is None:
-        return Policy()
+        return Policy(timing=timing)
     return Policy(
         row.close_working_days,
         row.confirm_days,
         row.claim_hours,
         tuple((str(name), float(hours)) for name, hours in row.stage_limits),
+        timing,
     )
 
 
@@ -499,10 +508,14 @@ async def _track(
         "urgent": issue.priority == "urgent",
     }
     hops = 0
-    for row in await deadlines.of_subject(session, "issue", issue.id):
-        if row.kind.startswith("claim#"):
+    known = {row.kind: row for row in await deadlines.of_subject(session, "issue", issue.id)}
+    for kind in known:
+        if kind.startswith("claim#"):
             hops += 1
-            await deadlines.cancel(session, now, "issue", issue.id, row.kind)
+            await deadlines.cancel(session, now, "issue", issue.id, kind)
+    if not hops:
+        # Nothing was cancelled: what was read is still all there is.
+        common.update(known=known, timing=policy.timing)
     assert issue.claim_due_at is not None and issue.close_due_at is not None
     await deadlines.track(
         session, now, desk.zone, kind=f"claim#{hops + 1}", due=issue.claim_due_at, **common
@@ -699,7 +712,7 @@ async def _hand_to(
     issue.status = IssueStatus.ROUTED
     issue.claimed_by_id = None
     issue.claimed_at = None
-    policy = await _policy(session, issue.category, issue.priority)
+    policy = await _policy(session, issue.category, issue.priority, desk)
     issue.claim_due_at = _claim_by(desk, now, policy)
     issue.updated_at = now
     await _track(session, now, desk, issue, policy)
