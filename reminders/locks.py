@@ -31,15 +31,14 @@ class Work(IntEnum):
     OUTBOX = 1
 
 
-def engine_of(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine:
+def engine_of(sessions: async_sessionmaker[AsyncSession]) -> AsyncEngine | None:
+    """The engine the sessions are bound to (None when bound to something else)."""
     bind = sessions.kw.get("bind")
-    if not isinstance(bind, AsyncEngine):
-        raise TypeError("the session factory is not bound to an async engine")
-    return bind
+    return bind if isinstance(bind, AsyncEngine) else None
 
 
-def is_postgresql(engine: AsyncEngine) -> bool:
-    return engine.dialect.name == "postgresql"
+def is_postgresql(engine: AsyncEngine | None) -> bool:
+    return engine is not None and engine.dialect.name == "postgresql"
 
 
 class HeldLock:
@@ -129,15 +128,22 @@ class HeldLock:
             with contextlib.suppress(Exception):
                 await self._connection.execute(text(f"NOTIFY {channel}"))
 
-    async def listen(self, channel: str, callback: Callable[[], None]) -> None:
-        """Call `callback` whenever a NOTIFY arrives on `channel`, on the lock's connection."""
+    async def listen(self, channel: str, callback: Callable[[], None]) -> bool:
+        """Call `callback` whenever a NOTIFY arrives on `channel`, on the lock's connection;
+        False (and the lock let go) when the connection fails."""
         async with self._guard:
             if self._connection is None:
-                return
-            raw = await self._connection.get_raw_connection()
-            driver = raw.driver_connection
-            assert driver is not None
-            await driver.add_listener(channel, lambda *_: callback())
+                return False
+            try:
+                raw = await self._connection.get_raw_connection()
+                driver = raw.driver_connection
+                assert driver is not None
+                await driver.add_listener(channel, lambda *_: callback())
+            except Exception as exc:
+                log.warning("could not listen on %s: %s", channel, exc)
+                await self._drop()
+                return False
+            return True
 
     async def release(self) -> None:
         """Let go of the lock and its connection."""

@@ -82,7 +82,7 @@ class OutboxDispatcher:
         lock is free, and one of them takes over.
         """
         engine = engine_of(self.sessions)
-        if is_postgresql(engine):
+        if engine is not None and is_postgresql(engine):
             self.lock = HeldLock(engine, Work.OUTBOX, recheck_after=interval)
         try:
             while True:
@@ -109,7 +109,7 @@ class OutboxDispatcher:
         if not await self.lock.take():
             return False
         if not was_held:
-            await self.lock.listen(WAKEUP_CHANNEL, self.wakeup.set)
+            return await self.lock.listen(WAKEUP_CHANNEL, self.wakeup.set)
         return True
 
     async def _stand_by(self, interval: float) -> None:
