@@ -781,7 +781,7 @@ class Sandbox:
             message = self._new_message(chat, None, from_bot=True, sender_chat=chat, **fields)
         else:
             message = self._new_message(chat, self.bot, from_bot=True, **fields)
-        self.stats.messages_accepted += 1
+        self.stats.accepted(chat.is_private)
         return message
 
     def bot_changed(self, message: StoredMessage) -> None:
