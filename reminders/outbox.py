@@ -116,11 +116,15 @@ class OutboxDispatcher:
         """Wait for the next try; a local wake-up (a service wrote) goes on to the sender."""
         assert self.lock is not None
         deadline = asyncio.get_running_loop().time() + interval
-        while (left := deadline - asyncio.get_running_loop().time()) > 0:
-            self.wakeup.clear()
-            if not await self._nap(left):
+        while True:
+            # Also a wake-up that came while this process was trying for the lock.
+            if self.wakeup.is_set():
+                self.wakeup.clear()
+                await self.lock.notify(WAKEUP_CHANNEL)
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
                 return
-            await self.lock.notify(WAKEUP_CHANNEL)
+            await self._nap(left)
 
     async def _nap(self, seconds: float) -> bool:
         """Sleep until woken or `seconds` pass; True if woken."""
