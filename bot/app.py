@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 from sqlalchemy import text
@@ -41,9 +41,11 @@ from models.texts import LANGUAGES, render
 from reminders.digest import send_reports
 from reminders.issues import close_unconfirmed_issues
 from reminders.outbox import OutboxDispatcher, forget_processed_updates
-from reminders.sweep import sweep_deadlines
+from reminders.sweep import SweepTotals, sweep_deadlines
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 WEBHOOK_PATH = "/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -160,11 +162,30 @@ async def periodic_work(edge: Edge) -> None:
     if isinstance(calendar, WorkCalendar):
         async with edge.sessions() as session:
             await load_exceptions(session, calendar)
-    closed = await close_unconfirmed_issues(edge.sessions, edge.clock, edge.desk)
-    swept = await sweep_deadlines(edge.sessions, edge.clock, edge.desk)
-    reported = await send_reports(edge.sessions, edge.clock, edge.desk, edge.settings.digest_at)
+    closed = await _apart(
+        "closing unconfirmed answers",
+        close_unconfirmed_issues(edge.sessions, edge.clock, edge.desk),
+        0,
+    )
+    swept = await _apart(
+        "the sweep", sweep_deadlines(edge.sessions, edge.clock, edge.desk), SweepTotals()
+    )
+    reported = await _apart(
+        "the digest",
+        send_reports(edge.sessions, edge.clock, edge.desk, edge.settings.digest_at),
+        0,
+    )
     if closed or swept.messages or reported:
         edge.wake_outbox()
+
+
+async def _apart(what: str, work: Coroutine[Any, Any, T], otherwise: T) -> T:
+    """One piece of periodic work; its failure is logged and does not stop the others."""
+    try:
+        return await work
+    except Exception:
+        log.exception("%s failed; the rest of the periodic work goes on", what)
+        return otherwise
 
 
 async def _housekeeping(context: NodeContext) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from telegram import Update
 from telegram.ext import CommandHandler, TypeHandler
 
+from bot import app as bot_app
 from bot.polling import Poller
 from models.services.common import enqueue
 from models.services.contacts import ChatRef, chat_of
@@ -335,3 +337,22 @@ async def test_a_nul_in_a_name_or_text_is_replaced_not_fatal(stack: Stack) -> No
     async with stack.db.sessions() as session:
         names = await session.scalars(select(Person.full_name).where(Person.telegram_id == user))
         assert list(names) == ["Li\ufffdMing"]
+
+
+async def test_one_failing_piece_of_periodic_work_does_not_stop_the_others(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    ran: list[str] = []
+
+    async def broken(*_: object) -> int:
+        raise RuntimeError("a bad row")
+
+    async def digest(*_: object) -> int:
+        ran.append("digest")
+        return 0
+
+    monkeypatch.setattr(bot_app, "close_unconfirmed_issues", broken)
+    monkeypatch.setattr(bot_app, "send_reports", digest)
+    await bot_app.periodic_work(stack.edge)
+    assert ran == ["digest"]
+    assert "closing unconfirmed answers failed" in caplog.text
