@@ -6,14 +6,17 @@ industry group of firms, a routing rule, a department with officials and a worki
 knowledge base of answered problems (so that the similar-problem search before each report has
 something to search). Each report is a Telegram `Update` posted to `/telegram` with the secret
 header: a `#问题 …` message in the group from a firm member who has not reported before. The
-webhook answers at once and handles the update from a queue, so "committed" is read from the
-database: the issue row and the outbox rows it caused (its cards), written in one transaction.
+webhook answers once the update is handled; "committed" is still read from the database, not
+taken from the answer: the issue row and the outbox rows it caused (its cards), written in one
+transaction. With --processes N (PostgreSQL), N bot processes share the database and the bench
+posts to them in turn, as a load balancer would.
 
 - throughput: REPORTS sent as fast as the server takes them (CONCURRENCY in flight), then
   reports/s = REPORTS / the time from the first send until the last report is committed;
 - latency: reports at a fixed RATE for SECONDS, each timed from just before its request until
   a poller (every POLL_MS) sees its issue with its cards; p50, p95, p99;
-- memory: the bot process's peak RSS over the whole run (VmHWM in /proc/<pid>/status).
+- memory: the bot process's peak RSS over the whole run (VmHWM in /proc/<pid>/status; with
+  several processes, the largest).
 
 A warm-up of WARMUP reports comes first. A report whose update failed never commits: a run
 stops waiting once nothing has committed for a minute and counts the rest as lost (the memory
@@ -21,8 +24,8 @@ line also counts the updates the bot logged as failed). Each result is one JSON 
 target and whether it was met.
 
 Run from the repository root: python bench/intake.py [--reports 5000] [--rate 100]
-[--seconds 20] [--database-url postgresql+asyncpg://…] (default: a SQLite file in a temporary
-folder; a PostgreSQL database's public schema is dropped and rebuilt).
+[--seconds 20] [--database-url postgresql+asyncpg://… [--processes 2]] (default: a SQLite file
+in a temporary folder; a PostgreSQL database's public schema is dropped and rebuilt).
 """
 
 from __future__ import annotations
@@ -111,7 +114,7 @@ async def _until_up(url: str, child: subprocess.Popen[bytes], log: Path) -> None
     async with httpx.AsyncClient() as http:
         for _ in range(600):
             if child.poll() is not None:
-                raise _failed(f"{child.args} exited ({child.returncode})", log)
+                raise _failed(f"{child.args!r} exited ({child.returncode})", log)
             with contextlib.suppress(httpx.HTTPError):
                 if (await http.get(url, timeout=1)).status_code == 200:
                     return
@@ -240,9 +243,12 @@ async def _seed_knowledge(engine: AsyncEngine, count: int) -> None:
 
 
 class Reporter:
-    """Posts reports to the webhook; each from a new firm member, with unique ids."""
+    """Posts reports to the webhook; each from a new firm member, with unique ids.
 
-    def __init__(self, http: httpx.AsyncClient, group_id: int) -> None:
+    With several bot processes it takes them in turn, as a round-robin load balancer would.
+    """
+
+    def __init__(self, http: list[httpx.AsyncClient], group_id: int) -> None:
         self.http = http
         self.group_id = group_id
         self.next = 0
@@ -264,7 +270,9 @@ class Reporter:
         }
         content = json.dumps(body, ensure_ascii=False).encode()
         self.sent_at[message_id] = time.perf_counter()
-        answer = await self.http.post("/telegram", content=content, headers=HEADERS)
+        answer = await self.http[k % len(self.http)].post(
+            "/telegram", content=content, headers=HEADERS
+        )
         if answer.status_code != 200:
             raise RuntimeError(f"the webhook answered {answer.status_code}: {answer.text[:200]}")
 
@@ -355,17 +363,20 @@ def _percentile(values: list[float], share: float) -> float:
 @dataclass
 class Stack:
     engine: AsyncEngine  # the bench's own, for reading what is committed
-    bot_pid: int
-    bot_url: str
+    bot_pids: list[int]
+    bot_urls: list[str]
     group_id: int
-    start_rss_mb: float
-    log: Path
+    start_rss_mb: float  # the largest of the bot processes'
+    logs: list[Path]
 
 
 @contextlib.asynccontextmanager
-async def _stack(url: str, members: int, knowledge: int, folder: Path) -> AsyncIterator[Stack]:
-    """Sandbox and bot running on a loaded county, ready for reports."""
-    sandbox_port, bot_port = _free_port(), _free_port()
+async def _stack(
+    url: str, members: int, knowledge: int, folder: Path, processes: int
+) -> AsyncIterator[Stack]:
+    """Sandbox and bot process(es) running on a loaded county, ready for reports."""
+    sandbox_port, bot_ports = _free_port(), [_free_port() for _ in range(processes)]
+    bot_port = bot_ports[0]
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     sandbox_args = [sys.executable, "-m", "sandbox", "--port", str(sandbox_port), "--token", TOKEN]
     sandbox_log = folder / "sandbox.log"
@@ -403,12 +414,20 @@ async def _stack(url: str, members: int, knowledge: int, folder: Path) -> AsyncI
         engine = create_async_engine(url)
         try:
             await _seed_knowledge(engine, knowledge)
-            bot_log = folder / "bot.log"
-            with _process([sys.executable, "-m", "bot", "run"], env, bot_log) as bot:
-                await _until_up(f"http://127.0.0.1:{bot_port}/healthz", bot, bot_log)
-                start_rss = _memory_mb(bot.pid, "VmRSS")
-                url = f"http://127.0.0.1:{bot_port}"
-                yield Stack(engine, bot.pid, url, group, start_rss, bot_log)
+            with contextlib.ExitStack() as running:
+                bots, logs, urls = [], [], []
+                for n, port in enumerate(bot_ports, 1):
+                    bot_log = folder / f"bot{n}.log"
+                    bot_env = {**env, "NODEDESK_LISTEN": f"127.0.0.1:{port}"}
+                    bot = running.enter_context(
+                        _process([sys.executable, "-m", "bot", "run"], bot_env, bot_log)
+                    )
+                    await _until_up(f"http://127.0.0.1:{port}/healthz", bot, bot_log)
+                    bots.append(bot)
+                    logs.append(bot_log)
+                    urls.append(f"http://127.0.0.1:{port}")
+                start_rss = max(_memory_mb(bot.pid, "VmRSS") for bot in bots)
+                yield Stack(engine, [bot.pid for bot in bots], urls, group, start_rss, logs)
         finally:
             await engine.dispose()
 
@@ -425,13 +444,19 @@ async def run(args: argparse.Namespace) -> None:
         url = args.database_url or f"sqlite+aiosqlite:///{folder / 'bench.sqlite3'}"
         members = args.warmup + args.reports + paced
         async with (
-            _stack(url, members, args.knowledge, folder) as stack,
-            httpx.AsyncClient(
-                base_url=stack.bot_url,
-                limits=httpx.Limits(max_connections=args.concurrency),
-                timeout=60,
-            ) as http,
+            _stack(url, members, args.knowledge, folder, args.processes) as stack,
+            contextlib.AsyncExitStack() as clients,
         ):
+            http = [
+                await clients.enter_async_context(
+                    httpx.AsyncClient(
+                        base_url=bot_url,
+                        limits=httpx.Limits(max_connections=args.concurrency),
+                        timeout=60,
+                    )
+                )
+                for bot_url in stack.bot_urls
+            ]
             reporter = Reporter(http, stack.group_id)
             watcher = Watcher(stack.engine)
             await watcher.start()
@@ -448,6 +473,7 @@ async def run(args: argparse.Namespace) -> None:
             _emit(
                 bench="intake_throughput",
                 backend=backend,
+                processes=args.processes,
                 reports=args.reports,
                 concurrency=args.concurrency,
                 knowledge=args.knowledge,
@@ -475,6 +501,7 @@ async def run(args: argparse.Namespace) -> None:
             _emit(
                 bench="intake_latency",
                 backend=backend,
+                processes=args.processes,
                 rate=args.rate,
                 seconds=args.seconds,
                 reports=paced,
@@ -489,7 +516,7 @@ async def run(args: argparse.Namespace) -> None:
                 met=p99 < 50 and len(latencies) == paced,
             )
 
-            peak = _memory_mb(stack.bot_pid, "VmHWM")
+            peak = max(_memory_mb(pid, "VmHWM") for pid in stack.bot_pids)
             async with stack.engine.connect() as conn:
                 counted = await conn.execute(
                     text(
@@ -501,12 +528,13 @@ async def run(args: argparse.Namespace) -> None:
             _emit(
                 bench="intake_memory",
                 backend=backend,
+                processes=args.processes,
                 start_rss_mb=round(stack.start_rss_mb, 1),
                 peak_rss_mb=round(peak, 1),
                 issues=issues,
                 drafts=drafts,
                 outbox_rows=outbox,
-                failed_updates=_failures(stack.log),
+                failed_updates=sum(_failures(log) for log in stack.logs),
                 target="peak RSS under 200 MB",
                 met=peak < 200,
             )
@@ -527,7 +555,13 @@ def main() -> None:
         "--knowledge", type=int, default=1_000, help="answered problems in the knowledge base"
     )
     parser.add_argument("--database-url", help="postgresql+asyncpg://… (default: a SQLite file)")
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument(
+        "--processes", type=int, default=1, help="bot processes, taken in turn (PostgreSQL only)"
+    )
+    args = parser.parse_args()
+    if args.processes > 1 and not args.database_url:
+        parser.error("several bot processes need PostgreSQL (--database-url)")
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":
