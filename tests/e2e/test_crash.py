@@ -408,14 +408,18 @@ class Run:
             await asyncio.sleep(0.6)
 
     async def issues(self) -> dict[int, Issue]:
-        """The issues filed so far, by report."""
+        """The issues filed so far, by report; a report filed twice fails the test at once."""
         async with self.db.sessions() as session:
             chats = {c.id: c.telegram_id for c in await session.scalars(select(Chat))}
-            found = {}
-            for issue in await session.scalars(select(Issue)):
+            found: dict[int, Issue] = {}
+            for issue in await session.scalars(select(Issue).order_by(Issue.id)):
                 key = (chats.get(issue.origin_chat_id or 0, 0), issue.origin_message_id or 0)
-                if key in self.reports:
-                    found[self.reports[key]] = issue
+                r = self.reports.get(key)
+                if r is None:
+                    raise AssertionError(f"{issue.number} filed from no report: {issue.text}")
+                if r in found:
+                    raise AssertionError(f"R{r:03d} filed twice: {found[r].number}, {issue.number}")
+                found[r] = issue
             return found
 
     async def until_issues(self, rs: list[int], what: str, ok: Callable[[Issue], bool]) -> None:
@@ -685,8 +689,8 @@ async def _check(
         issue_cards = list(await session.scalars(select(IssueCard)))
     r_of = {issue.id: r for r, issue in issues.items()}
 
-    # --- intake: every report filed once, and nothing else filed.
-    assert len(every_issue) == len(issues), "issues not from the scenario's reports"
+    # --- intake: every report filed once (run.issues() fails on a second), nothing else filed.
+    assert len(every_issue) == len(issues)
     lost = sorted(set(script.wave_a + script.wave_b) - set(issues))
     assert lost == [], f"reports never filed: {lost}"
     assert len(issues) == 300
