@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from collections.abc import AsyncIterator, Coroutine
-from contextlib import asynccontextmanager, suppress
+import signal
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -297,4 +298,23 @@ async def serve(application: NodeApplication) -> None:
         lifespan="off",
     )
     async with running(application):
-        await uvicorn.Server(config).serve()
+        await _WebServer(config).serve()
+
+
+class _WebServer(uvicorn.Server):
+    """uvicorn's server, except that SIGINT and SIGTERM only ask it to stop.
+
+    uvicorn raises a signal it caught again once it has stopped, which ends the process there,
+    before the bot has stopped: its outbox would be cut off mid-send like a SIGKILL's.
+    """
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self.handle_exit, signum, None)
+        try:
+            yield
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
