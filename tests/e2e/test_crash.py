@@ -245,6 +245,10 @@ class BotProcess:
 
     async def kill(self) -> None:
         assert self.process is not None
+        if self.process.returncode is not None:
+            raise AssertionError(
+                f"the bot died by itself ({self.process.returncode}):\n{self.tail()}"
+            )
         self.kills.append(time.monotonic())
         self.process.send_signal(signal.SIGKILL)
         await self.process.wait()
@@ -659,7 +663,12 @@ async def test_the_bot_killed_twenty_times_loses_nothing_and_doubles_only_what_i
         rng = random.Random(SEED + 1)
         killing = asyncio.create_task(killer(bot, rng, confirmed, done))
         try:
-            await scenario(run)
+            playing = asyncio.create_task(scenario(run))
+            await asyncio.wait({playing, killing}, return_when=asyncio.FIRST_COMPLETED)
+            if killing.done():  # it stops only after the scenario: it failed
+                playing.cancel()
+                killing.result()
+            await playing
             done.set()
             await killing
             await bot.up()
