@@ -97,7 +97,10 @@ async def _born(application: NodeApplication) -> None:
             _housekeeping, interval=timedelta(hours=6), first=timedelta(seconds=30)
         )
         application.job_queue.run_repeating(
-            _sweep, interval=edge.settings.sweep_interval, first=timedelta(seconds=5)
+            # Soon after start: a bot that restarts often must still sweep.
+            _sweep,
+            interval=edge.settings.sweep_interval,
+            first=timedelta(seconds=1),
         )
     await _publish_commands(application)
 

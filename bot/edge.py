@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
@@ -11,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import Application, CallbackContext, ExtBot
 
 from models.clock import Clock
@@ -203,14 +205,19 @@ async def _in_transaction(
             message.chat_id if message else None,
             message.message_id if message else None,
         )
-        if not first_time:
-            log.info("update %s was handled before; skipping it", update.update_id)
-            return
-        turn = Turn(update, context, session, now, *await _who(update, session, edge, now))
-        turn.told = told
-        await handler(turn)
-    edge.wake_outbox()
+        if first_time:
+            turn = Turn(update, context, session, now, *await _who(update, session, edge, now))
+            turn.told = told
+            await handler(turn)
     query = update.callback_query
+    if not first_time:
+        log.info("update %s was handled before; skipping it", update.update_id)
+        if query is not None:
+            # Handled before a restart, answered perhaps not: the button stops spinning now.
+            with contextlib.suppress(TelegramError):
+                await query.answer()
+        return
+    edge.wake_outbox()
     if query is not None:
         await query.answer(plain(turn.callback_answer) if turn.callback_answer else None)
 

@@ -6,11 +6,12 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from telegram import Update
 from telegram.ext import CommandHandler, TypeHandler
 
 from bot import app as bot_app
+from bot.edge import read_update
 from bot.polling import Poller
 from models.services.common import enqueue
 from models.services.contacts import ChatRef, chat_of
@@ -356,3 +357,45 @@ async def test_one_failing_piece_of_periodic_work_does_not_stop_the_others(
     await bot_app.periodic_work(stack.edge)
     assert ran == ["digest"]
     assert "closing unconfirmed answers failed" in caplog.text
+
+
+async def test_a_button_press_handled_before_a_restart_is_still_answered(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Telegram sends a press again when its handling was cut short; the saved press is not
+    handled twice, but its button must stop spinning."""
+    user, chat = await _person(stack, "Spin")
+    greeting = await stack.say(chat, user, "/start")
+    answered: list[str] = []
+
+    async def answer(_bot: object, callback_query_id: str, *args: object, **kw: object) -> bool:
+        answered.append(callback_query_id)
+        return True
+
+    # The bot is frozen; its class is not.
+    monkeypatch.setattr(type(stack.application.bot), "answer_callback_query", answer)
+    press = {
+        "update_id": 880_001,
+        "callback_query": {
+            "id": "press-1",
+            "chat_instance": "1",
+            "data": "v1:help",
+            "from": {"id": user, "is_bot": False, "first_name": "Spin"},
+            "message": {
+                "message_id": greeting["message_id"],
+                "date": 0,
+                "chat": {"id": chat, "type": "private"},
+                "text": greeting["text"],
+            },
+        },
+    }
+    for _ in range(2):
+        await stack.application.process_update(read_update(press, stack.application.bot))
+    assert answered == ["press-1", "press-1"]
+    async with stack.db.sessions() as session:
+        helps = await session.scalar(
+            select(func.count())
+            .select_from(ProcessedUpdate)
+            .where(ProcessedUpdate.update_id == 880_001)
+        )
+    assert helps == 1
