@@ -50,6 +50,9 @@ T = TypeVar("T")
 
 WEBHOOK_PATH = "/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# How long a stopping bot waits for the outbox's messages on their way (its requests time out
+# after 15 s) before it cancels them.
+OUTBOX_GRACE = 20.0
 
 
 def make_calendar(settings: Settings) -> WorkCalendar:
@@ -129,9 +132,15 @@ async def _dies(application: NodeApplication) -> None:
     edge: Edge = application.bot_data["edge"]
     task: asyncio.Task[None] | None = edge.extras.pop("outbox_task", None)
     if task is not None:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
+        assert edge.dispatcher is not None
+        # Messages on their way finish and are marked sent (a request times out after 15 s).
+        edge.dispatcher.stop()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout=OUTBOX_GRACE)
+        except TimeoutError:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
     await edge.engine.dispose()
 
 

@@ -23,7 +23,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 
 from models.clock import Clock
-from models.rules.pacing import Pacer
+from models.rules.pacing import Pacer, Sending
 from models.services.chats import mark_undeliverable, migrate_chat
 from models.services.intake import forget_old_updates
 from models.tables import Chat, OutboxFile, OutboxMessage, OutboxStatus
@@ -71,9 +71,10 @@ class OutboxDispatcher:
     # The sender's lock on PostgreSQL (see run_forever); None: this process alone sends.
     lock: HeldLock | None = None
     _pace_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _stopping: bool = False
 
     async def run_forever(self, interval: float) -> None:
-        """Send until cancelled; wake when a service wrote something or every `interval` s.
+        """Send until stopped (`stop`) or cancelled; wake on a new message or every `interval` s.
 
         On PostgreSQL one process sends at a time, across all of them: Telegram's limits are the
         bot's, not a process's, so more senders would not send more, and one keeps each chat's
@@ -85,7 +86,7 @@ class OutboxDispatcher:
         if engine is not None and is_postgresql(engine):
             self.lock = HeldLock(engine, Work.OUTBOX, recheck_after=interval)
         try:
-            while True:
+            while not self._stopping:
                 if self.lock is not None and not await self._lead():
                     await self._stand_by(interval)
                     continue
@@ -101,6 +102,12 @@ class OutboxDispatcher:
         finally:
             if self.lock is not None:
                 await asyncio.shield(self.lock.release())
+
+    def stop(self) -> None:
+        """Start no more sends: those on their way finish and are marked, then `run_forever`
+        returns. Cancelled mid-send instead, a message Telegram accepted would go again."""
+        self._stopping = True
+        self.wakeup.set()
 
     async def _lead(self) -> bool:
         """Hold the sender's lock (taking it if free); on taking it, listen for wake-ups."""
@@ -223,15 +230,22 @@ class OutboxDispatcher:
             parts.append(_Part("", with_file=True))
         try:
             for index in range(message.parts_sent, len(parts)):
-                if not await self._pace(chat.telegram_id, is_group):
+                sending = await self._pace(chat.telegram_id, is_group)
+                if sending is None:
                     return False
                 last = index == len(parts) - 1
                 part = parts[index]
-                if part.with_file:
-                    assert file is not None
-                    sent_id = await self._send_file(message, chat, file, part.text, markup)
-                else:
-                    sent_id = await self._send(message, chat, part.text, markup if last else None)
+                try:
+                    if part.with_file:
+                        assert file is not None
+                        sent_id = await self._send_file(message, chat, file, part.text, markup)
+                    else:
+                        sent_id = await self._send(
+                            message, chat, part.text, markup if last else None
+                        )
+                finally:
+                    # Telegram counted it somewhere before its answer: pace from the answer.
+                    self.pacer.answered(sending, self.monotonic())
                 if not last:
                     await self._part_sent(message, index + 1, sent_id)
             await self._finish(message, OutboxStatus.SENT, telegram_message_id=sent_id)
@@ -265,20 +279,22 @@ class OutboxDispatcher:
             return False
         return True
 
-    async def _pace(self, chat_id: int, is_group: bool) -> bool:
-        """Wait for the chat's turn; False when it must wait for a later round, or when this
+    async def _pace(self, chat_id: int, is_group: bool) -> Sending | None:
+        """Wait for the chat's turn and take it (tell the pacer when Telegram answered); None
+        when it must wait for a later round, when the dispatcher is stopping, or when this
         process is no longer the sender (its lock was lost: another may be sending)."""
         while True:
+            if self._stopping:
+                return None
             if self.lock is not None and not await self.lock.still_held():
-                return False
+                return None
             async with self._pace_lock:
                 now = self.monotonic()
                 wait = self.pacer.wait(chat_id, is_group, now)
                 if wait <= 0:
-                    self.pacer.sent(chat_id, is_group, now)
-                    return True
+                    return self.pacer.sent(chat_id, is_group, now)
             if wait > LONGEST_INLINE_WAIT:
-                return False
+                return None
             await self.sleep(wait)
 
     def _render(self, message: OutboxMessage) -> tuple[list[str], InlineKeyboardMarkup | None]:

@@ -156,6 +156,35 @@ async def test_messages_are_rendered_sent_in_order_and_marked_sent(
     assert (await dispatcher(db, clock, bot).run_once()).sent == 0  # nothing twice
 
 
+async def test_stopping_lets_a_send_on_its_way_finish_and_be_marked_and_starts_no_other(
+    db: Database, clock: FrozenClock
+) -> None:
+    """Cancelled mid-send, a message Telegram accepted would stay pending and go out again."""
+    bot = RecordingBot()
+    chats = [await _chat(db, clock, 20 + n, "private") for n in range(3)]
+    for chat in chats:
+        await _enqueue(db, clock, chat)
+    on_its_way, go_on = asyncio.Event(), asyncio.Event()
+    send = bot.send_message
+
+    async def slow(chat_id: int, text: str, **kwargs: Any) -> Any:
+        on_its_way.set()
+        await go_on.wait()
+        return await send(chat_id, text, **kwargs)
+
+    bot.send_message = slow  # type: ignore[method-assign]
+    sender = dispatcher(db, clock, bot)
+    sender.concurrency = 1  # one chat at a time: the others wait for their turn
+    running = asyncio.create_task(sender.run_forever(interval=0.05))
+    await asyncio.wait_for(on_its_way.wait(), 5)
+    sender.stop()
+    go_on.set()
+    await asyncio.wait_for(running, 5)
+    rows = await _rows(db)
+    assert [r.status for r in rows] == ["sent", "pending", "pending"]
+    assert [s.chat_id for s in bot.sent] == [chats[0].telegram_id]
+
+
 async def test_an_over_long_message_goes_out_in_parts_once_each(
     db: Database, clock: FrozenClock
 ) -> None:
