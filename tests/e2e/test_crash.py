@@ -73,7 +73,7 @@ from models.texts import render
 from sandbox import ControlClient, RateLimits, Sandbox
 from sandbox import running as sandbox_running
 from sandbox.model import StoredMessage
-from tests.conftest import Database
+from tests.conftest import PG_URL, Database
 
 pytestmark = pytest.mark.timeout(420)
 
@@ -633,6 +633,9 @@ async def _settled(run: Run) -> None:
 # --- the test ----------------------------------------------------------------------------------
 
 
+# One database per run, for CI's time (the scenario takes over two minutes): PostgreSQL when a
+# test server is given, as in CI, else SQLite. Both pass; run the other by unsetting the URL.
+@pytest.mark.parametrize("database_url", ["postgresql" if PG_URL else "sqlite"], indirect=True)
 async def test_the_bot_killed_twenty_times_loses_nothing_and_doubles_only_what_it_cannot_know(
     database_url: str, tmp_path: Path
 ) -> None:
