@@ -513,7 +513,8 @@ async def run(args: argparse.Namespace) -> None:
                 max_ms=round(max(latencies), 1),
                 lost=paced - len(latencies),
                 target="p99 under 50 ms at 100 reports/s",
-                met=p99 < 50 and len(latencies) == paced,
+                # The target is at 100 reports/s; a slower run is a figure, not the target met.
+                met=args.rate >= 100 and p99 < 50 and len(latencies) == paced,
             )
 
             peak = max(_memory_mb(pid, "VmHWM") for pid in stack.bot_pids)
