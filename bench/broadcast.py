@@ -49,7 +49,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from intake import _emit, _environment, _free_port, _process, _reset, _until_up
+from intake import (
+    _emit,
+    _environment,
+    _free_port,
+    _import_county,
+    _process,
+    _reset,
+    _until_up,
+)
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -447,16 +455,7 @@ async def _stage(url: str, subscribers: int, folder: Path) -> AsyncIterator[Stag
                 api_base_url=f"{sandbox_url}/bot",
                 api_base_file_url=f"{sandbox_url}/file/bot",
             )
-            imported = await asyncio.create_subprocess_exec(
-                *(sys.executable, "-m", "bot", "import", str(county)),
-                env=env,
-                cwd=ROOT,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-            )
-            said, _ = await imported.communicate()
-            if imported.returncode != 0:
-                raise SystemExit(f"nodedesk import failed:\n{said.decode()}")
+            await _import_county(county, env)
             await _started_and_subscribed(url, people, subscribers)
             bot = Bot(env, f"http://127.0.0.1:{bot_port}/healthz", folder, bots)
             await bot.start()

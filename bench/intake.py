@@ -132,6 +132,20 @@ def _failures(log: Path) -> int:
     return sum(" ERROR bot.app: update " in line for line in said.splitlines())
 
 
+async def _import_county(county: Path, env: dict[str, str]) -> None:
+    """`nodedesk import county` with `env`, as an operator would; stops the bench if it fails."""
+    imported = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "bot", "import", str(county)),
+        env=env,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    said, _ = await imported.communicate()
+    if imported.returncode != 0:
+        raise SystemExit(f"nodedesk import failed:\n{said.decode()}")
+
+
 def _environment(**settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NODEDESK_")}
     env.update({f"NODEDESK_{name.upper()}": value for name, value in settings.items()})
@@ -401,16 +415,7 @@ async def _stack(
             api_base_url=f"{sandbox_url}/bot",
             api_base_file_url=f"{sandbox_url}/file/bot",
         )
-        imported = await asyncio.create_subprocess_exec(
-            *(sys.executable, "-m", "bot", "import", str(county)),
-            env=env,
-            cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        said, _ = await imported.communicate()
-        if imported.returncode != 0:
-            raise SystemExit(f"nodedesk import failed:\n{said.decode()}")
+        await _import_county(county, env)
         engine = create_async_engine(url)
         try:
             await _seed_knowledge(engine, knowledge)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +25,8 @@ from tests.conftest import Database
 from tests.integration.county import County, build_county
 
 TOKEN = "123456:TEST-token-for-the-sandbox"
+# The repository: where `python -m bot` runs from.
+ROOT = Path(__file__).resolve().parents[2]
 ADMIN_ID = 500001
 
 # A Monday morning in the county; the clock runs on in real time from there.
@@ -230,3 +235,26 @@ def button_data(message: dict[str, Any], prefix: str) -> str:
             if button["callback_data"].startswith(prefix):
                 return str(button["callback_data"])
     raise AssertionError(f"no {prefix} button")
+
+
+# --- the bot as a process: what the suites that start `python -m bot` share ------------------
+
+
+def free_port() -> int:
+    """A loopback port free at this moment."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def import_county(county: Path, env: dict[str, str]) -> None:
+    """`nodedesk import county` in a process of its own with `env`, as an operator would."""
+    imported = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "bot", "import", str(county)),
+        env=env,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    said, _ = await imported.communicate()
+    assert imported.returncode == 0, said.decode()

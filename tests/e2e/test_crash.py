@@ -40,7 +40,6 @@ import os
 import random
 import re
 import signal
-import socket
 import sys
 import time
 from collections import Counter, defaultdict
@@ -74,6 +73,7 @@ from sandbox import ControlClient, RateLimits, Sandbox
 from sandbox import running as sandbox_running
 from sandbox.model import StoredMessage
 from tests.conftest import PG_URL, Database
+from tests.e2e.conftest import free_port, import_county
 
 pytestmark = pytest.mark.timeout(420)
 
@@ -198,12 +198,6 @@ class Script:
 
 
 # --- the bot as a process -----------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class BotProcess:
@@ -566,7 +560,7 @@ async def stack(database_url: str, folder: Path) -> AsyncIterator[tuple[Run, Bot
             groups.append(int(chat["id"]))
         clock_file = folder / "clock"
         FileClock.write(clock_file, MONDAY_0900)
-        port = _free_port()
+        port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("NODEDESK_")}
         env.update(
             NODEDESK_TOKEN=TOKEN,
@@ -583,15 +577,7 @@ async def stack(database_url: str, folder: Path) -> AsyncIterator[tuple[Run, Bot
         )
         setup = folder / "county.yaml"
         setup.write_text(yaml.safe_dump(county(groups), allow_unicode=True), encoding="utf-8")
-        imported = await asyncio.create_subprocess_exec(
-            *(sys.executable, "-m", "bot", "import", str(setup)),
-            env=env,
-            cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        said, _ = await imported.communicate()
-        assert imported.returncode == 0, said.decode()
+        await import_county(setup, env)
         bot = BotProcess(env, port, folder / "bot.log")
         run_db = _database(database_url)
         try:

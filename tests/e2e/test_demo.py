@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.e2e.conftest import free_port
 
 
 def test_the_scripted_demo_gets_every_expected_answer(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NODEDESK_")}
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "demo", "--script", "--port", str(_free_port())],
+        [sys.executable, "-m", "bot", "demo", "--script", "--port", str(free_port())],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -15,7 +15,6 @@ import contextlib
 import itertools
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections import Counter
@@ -55,6 +54,7 @@ from sandbox import ControlClient, Sandbox
 from sandbox import running as sandbox_running
 from sandbox.server import serve_app
 from tests.conftest import PG_URL, Database
+from tests.e2e.conftest import free_port, import_county
 
 pytestmark = pytest.mark.skipif(
     not (PG_URL or "").startswith("postgresql"),
@@ -97,12 +97,6 @@ TOPICS = {
 
 
 # --- the processes and the balancer -------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _environment(**settings: str) -> dict[str, str]:
@@ -387,18 +381,10 @@ async def test_three_processes_lose_nothing_and_double_nothing(
             digest_time="08:30",
             language="en",
         )
-        imported = await asyncio.create_subprocess_exec(
-            *(sys.executable, "-m", "bot", "import", str(county)),
-            env=env,
-            cwd=ROOT,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        said, _ = await imported.communicate()
-        assert imported.returncode == 0, said.decode()
+        await import_county(county, env)
 
         bots = [
-            Bot(f"http://127.0.0.1:{_free_port()}", tmp_path / f"bot{n}.log")
+            Bot(f"http://127.0.0.1:{free_port()}", tmp_path / f"bot{n}.log")
             for n in range(PROCESSES)
         ]
         balancer.backends = [bot.url for bot in bots]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import struct
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from models.config import Settings
 from models.services import screen
 from models.tables import Deadline, Department, Issue, Node, Project
 from tests.conftest import START, Database
-from tests.e2e.conftest import TOKEN
+from tests.e2e.conftest import TOKEN, free_port
 from tests.integration.test_screen import NOW, ZONE, seed
 
 SCREEN_TOKEN = "hall-screen-token-0123456789"
@@ -324,12 +323,6 @@ async def test_a_new_token_signs_every_screen_out(db: Database, app_for: Any) ->
 # --- in a real browser ------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _need_chromium() -> None:
     if CHROMIUM.exists():
         return
@@ -382,7 +375,7 @@ async def test_the_screen_in_a_browser_at_1920_by_1080(
 ) -> None:
     _need_chromium()
     await seed(db, clock)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
             app_for(SteppingClock(NOW)),
@@ -432,7 +425,7 @@ async def test_twenty_overdue_rows_fit_on_the_screen(
 ) -> None:
     _need_chromium()
     await _seed_a_busy_county(db)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
             app_for(FrozenClock(NOW)),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from datetime import UTC, datetime
 
 import httpx
@@ -15,19 +14,13 @@ from models.tables import ProcessedUpdate
 from sandbox import Sandbox
 from sandbox import running as sandbox_running
 from tests.conftest import Database
-from tests.e2e.conftest import MONDAY_MORNING, TOKEN, settings_for
+from tests.e2e.conftest import MONDAY_MORNING, TOKEN, free_port, settings_for
 
 SECRET = "the-webhook-secret_42"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_updates_arrive_by_webhook_and_forged_posts_are_refused(db: Database) -> None:
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     clock = MovableClock(MONDAY_MORNING - datetime.now(UTC))
     async with sandbox_running(Sandbox(TOKEN)) as sb:
