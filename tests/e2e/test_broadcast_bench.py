@@ -10,9 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import PG_URL
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# One database per run, for CI's time, as the crash suite: PostgreSQL when given, else SQLite.
+@pytest.mark.parametrize("database_url", ["postgresql" if PG_URL else "sqlite"], indirect=True)
 @pytest.mark.timeout(300)
 def test_the_broadcast_benchmark_reaches_every_chat_once_without_a_429(database_url: str) -> None:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("NODEDESK_")}
