@@ -47,17 +47,22 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def postgres_url() -> Iterator[str]:
     if not PG_URL:
         pytest.skip("NODEDESK_TEST_DATABASE_URL is not set")
+    drop_schema(PG_URL)
+    _upgrade(PG_URL)
+    yield PG_URL
 
-    async def reset() -> None:
-        engine = create_engine(PG_URL)
+
+def drop_schema(url: str) -> None:
+    """A PostgreSQL database as new: no tables, no schema version."""
+
+    async def drop() -> None:
+        engine = create_engine(url)
         async with engine.begin() as conn:
             await conn.execute(text("DROP SCHEMA public CASCADE"))
             await conn.execute(text("CREATE SCHEMA public"))
         await engine.dispose()
 
-    asyncio.run(reset())
-    _upgrade(PG_URL)
-    yield PG_URL
+    asyncio.run(drop())
 
 
 @pytest.fixture(params=BACKENDS)

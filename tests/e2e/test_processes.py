@@ -53,7 +53,7 @@ from reminders.locks import NAMESPACE, Work
 from sandbox import ControlClient, Sandbox
 from sandbox import running as sandbox_running
 from sandbox.server import serve_app
-from tests.conftest import PG_URL, Database
+from tests.conftest import PG_URL, Database, drop_schema
 from tests.e2e.conftest import free_port, import_county
 
 pytestmark = pytest.mark.skipif(
@@ -684,14 +684,7 @@ async def _check(
 def test_three_processes_upgrading_a_fresh_database_at_once_all_start(postgres_url: str) -> None:
     """`nodedesk run` upgrades the schema first; started together, they must take turns."""
 
-    async def fresh() -> None:
-        engine = create_engine(postgres_url)
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-        await engine.dispose()
-
-    asyncio.run(fresh())
+    drop_schema(postgres_url)
     env = _environment(database_url=postgres_url)
     upgrades = [
         subprocess.Popen(
