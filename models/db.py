@@ -13,12 +13,15 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from models.inline_sqlite import connector
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_POOL_TIMEOUT_S = 600
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine; on SQLite with WAL, foreign keys, a busy timeout and write-ahead locking."""
+    """An async engine; on SQLite with WAL, foreign keys, a busy timeout and write-ahead locking,
+    its statements run in the event loop's thread (models/inline_sqlite.py)."""
     if make_url(url).get_backend_name() != "sqlite":
         kwargs.setdefault("pool_pre_ping", True)
         return create_async_engine(url, **kwargs)
@@ -32,8 +35,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("pool_size", 1)
     kwargs.setdefault("max_overflow", 0)
     kwargs.setdefault("pool_timeout", SQLITE_POOL_TIMEOUT_S)
+    database = make_url(url).database or ":memory:"
     engine = create_async_engine(
-        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
+        url, async_creator=connector(database, SQLITE_BUSY_TIMEOUT_MS / 1000), **kwargs
     )
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -43,7 +47,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # No busy_timeout: SQLite would wait for a lock by sleeping in the event loop's thread;
+        # the connection (models/inline_sqlite.py) waits on the loop instead.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
