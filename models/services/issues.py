@@ -21,7 +21,12 @@ from models.rules.routing import Rule, issue_number, parse_issue_number, route
 from models.rules.worktime import OfficeHours
 from models.services import deadlines
 from models.services.broadcasts import broadcast_answer
-from models.services.common import audit, enqueue, insert_ignoring_conflicts, service_policy
+from models.services.common import (
+    audit,
+    dialect_insert,
+    enqueue,
+    service_policy,
+)
 from models.services.contacts import Contact
 from models.services.dialogues import ask
 from models.tables import (
@@ -29,6 +34,7 @@ from models.tables import (
     Chat,
     ChatPurpose,
     Counter,
+    Deadline,
     Department,
     Dialogue,
     Firm,
@@ -219,9 +225,10 @@ async def report_issue(
             return await _hold_as_draft(session, now, desk, report, text, matched_id)
 
     issue = Issue(
-        number=await _next_number(session, now, desk),
         status=IssueStatus.NEW,
         text=text or "-",
+        # Set now, not by the column's default at INSERT: placing the issue reads its policy.
+        priority="normal",
         industry=industry,
         source=report.source,
         is_private=chat.kind == "private" and report.filed_by is None,
@@ -235,6 +242,9 @@ async def report_issue(
         created_at=now,
         updated_at=now,
     )
+    # Placed before it is written, so that the issue is inserted once, already routed.
+    placement = await _place(session, desk, issue)
+    issue.number = await _next_number(session, now, desk)
     session.add(issue)
     await session.flush()
     actor = report.filed_by or report.reporter
@@ -250,10 +260,12 @@ async def report_issue(
         private=issue.is_private,
     )
     await _attach(session, now, issue, report.attachments, "report", actor)
-    await _route(session, now, desk, issue)
-    await _post_origin_card(session, now, desk, issue, chat, report.message_id)
-    await _notify_routed(session, now, desk, issue)
-    await _tell_liaison(session, now, desk, issue, firm)
+    await _record_placement(session, now, desk, issue, placement)
+    # Every card and notice of the new issue shows the same thing: gathered once.
+    card = await card_params(session, desk, issue)
+    await _post_origin_card(session, now, desk, issue, chat, report.message_id, card)
+    await _notify_routed(session, now, desk, issue, card=card)
+    await _tell_liaison(session, now, desk, issue, firm, card)
     return Outcome(issue=issue)
 
 
@@ -353,12 +365,12 @@ async def resolve_draft(
 async def _next_number(session: AsyncSession, now: datetime, desk: Desk) -> str:
     year = now.astimezone(desk.zone).year
     name = f"issue:{year}"
-    await session.execute(insert_ignoring_conflicts(session, Counter).values(name=name, value=0))
-    # The UPDATE takes the row's write lock, so two reports never get the same number.
+    # The year's first report makes the row; the next ones count on it, holding its write lock
+    # until they commit, so two reports never get the same number.
     value = await session.scalar(
-        update(Counter)
-        .where(Counter.name == name)
-        .values(value=Counter.value + 1)
+        dialect_insert(session, Counter)
+        .values(name=name, value=1)
+        .on_conflict_do_update(index_elements=[Counter.name], set_={"value": Counter.value + 1})
         .returning(Counter.value)
     )
     assert value is not None
@@ -402,8 +414,18 @@ async def _attach(
 # --- routing ----------------------------------------------------------------------------------
 
 
-async def _route(session: AsyncSession, now: datetime, desk: Desk, issue: Issue) -> None:
-    # Everything is read before the issue changes, so that it is written once (no autoflush).
+@dataclass(frozen=True)
+class _Placement:
+    """Where a new issue went by the routing rules, and the limits it is held to."""
+
+    policy: Policy
+    lead: Department | None
+    rule_id: int | None
+    keyword: str | None
+
+
+async def _place(session: AsyncSession, desk: Desk, issue: Issue) -> _Placement:
+    """Route a new issue, not yet written, and set its limits from its category's policy."""
     rows = await session.scalars(select(RoutingRule).order_by(RoutingRule.id))
     rules = [
         Rule(
@@ -422,25 +444,36 @@ async def _route(session: AsyncSession, now: datetime, desk: Desk, issue: Issue)
     lead = await session.get(Department, routing.lead) if routing.placed else None
     issue.category = routing.category
     issue.close_due_at = desk.calendar.add_working_days(issue.created_at, policy.close_working_days)
+    placement = _Placement(policy, lead, routing.rule_id, routing.keyword)
     if lead is None:
         issue.routing_reason = ""
-        audit(session, now, "issue_to_triage", "issue", issue.id)
-        return
+        return placement
     issue.department_id = lead.id
     issue.assist_department_ids = list(routing.assists)
     issue.routing_reason = f"{routing.keyword} → {lead.name}"
     issue.status = IssueStatus.ROUTED
-    issue.claim_due_at = _claim_by(desk, now, policy)
-    await _track(session, now, desk, issue, policy)
+    issue.claim_due_at = _claim_by(desk, issue.created_at, policy)
+    return placement
+
+
+async def _record_placement(
+    session: AsyncSession, now: datetime, desk: Desk, issue: Issue, placement: _Placement
+) -> None:
+    """The new issue, written, starts its limits; the audit log says where it went."""
+    if placement.lead is None:
+        audit(session, now, "issue_to_triage", "issue", issue.id)
+        return
+    # A new issue has no deadlines yet: none to read.
+    await _track(session, now, desk, issue, placement.policy, known={})
     audit(
         session,
         now,
         "issue_routed",
         "issue",
         issue.id,
-        department=lead.name,
-        rule=routing.rule_id,
-        keyword=routing.keyword,
+        department=placement.lead.name,
+        rule=placement.rule_id,
+        keyword=placement.keyword,
     )
 
 
@@ -492,7 +525,12 @@ def _label(issue: Issue) -> str:
 
 
 async def _track(
-    session: AsyncSession, now: datetime, desk: Desk, issue: Issue, policy: Policy
+    session: AsyncSession,
+    now: datetime,
+    desk: Desk,
+    issue: Issue,
+    policy: Policy,
+    known: dict[str, Deadline] | None = None,
 ) -> None:
     """Track the claim limit of the department now holding the issue, and its close limit.
 
@@ -508,7 +546,8 @@ async def _track(
         "urgent": issue.priority == "urgent",
     }
     hops = 0
-    known = {row.kind: row for row in await deadlines.of_subject(session, "issue", issue.id)}
+    if known is None:
+        known = {row.kind: row for row in await deadlines.of_subject(session, "issue", issue.id)}
     for kind in known:
         if kind.startswith("claim#"):
             hops += 1
@@ -1184,8 +1223,11 @@ async def _post_card(
     role: str,
     reply_to: int | None = None,
     buttons: list[list[dict[str, Any]]] | None = None,
+    params: dict[str, Any] | None = None,
 ) -> None:
-    params = await card_params(session, desk, issue)
+    """Post the issue's card in `chat`; `params` are its `card_params` when already gathered."""
+    if params is None:
+        params = await card_params(session, desk, issue)
     outbox_id = await enqueue(
         session,
         now,
@@ -1235,14 +1277,24 @@ async def _post_origin_card(
     issue: Issue,
     chat: Chat,
     reply_to: int | None,
+    card: dict[str, Any] | None = None,
 ) -> None:
-    await _post_card(session, now, desk, issue, chat, "origin", reply_to=reply_to)
+    await _post_card(session, now, desk, issue, chat, "origin", reply_to=reply_to, params=card)
 
 
 async def _notify_routed(
-    session: AsyncSession, now: datetime, desk: Desk, issue: Issue, reason: str | None = None
+    session: AsyncSession,
+    now: datetime,
+    desk: Desk,
+    issue: Issue,
+    reason: str | None = None,
+    card: dict[str, Any] | None = None,
 ) -> None:
-    """The lead department gets a card with [Claim] [Transfer]; unplaced ones go to triage."""
+    """The lead department gets a card with [Claim] [Transfer]; unplaced ones go to triage.
+
+    `card` is the issue's `card_params` when already gathered."""
+    if card is None:
+        card = await card_params(session, desk, issue)
     if issue.status == IssueStatus.NEW:
         for chat in await _coordinator_chats(session):
             await _post_card(
@@ -1253,21 +1305,15 @@ async def _notify_routed(
                 chat,
                 "triage",
                 buttons=await _triage_buttons(session, issue),
+                params=card,
             )
         return
     await _notify_department(
-        session, now, desk, issue, "issue_routed_notice", {"reason": reason}, cards=True
+        session, now, desk, issue, "issue_routed_notice", {"reason": reason}, cards=True, card=card
     )
     for department_id in issue.assist_department_ids:
         for chat in await _department_chats(session, department_id):
-            await enqueue(
-                session,
-                now,
-                chat,
-                "issue_assist_notice",
-                desk.language,
-                await card_params(session, desk, issue),
-            )
+            await enqueue(session, now, chat, "issue_assist_notice", desk.language, card)
 
 
 async def _notify_department(
@@ -1279,6 +1325,7 @@ async def _notify_department(
     params: dict[str, Any],
     *,
     cards: bool,
+    card: dict[str, Any] | None = None,
 ) -> None:
     if issue.department_id is None:
         # Still awaiting triage (a firm can add details by then): the coordinator, who will
@@ -1288,7 +1335,7 @@ async def _notify_department(
         chats = await _department_chats(session, issue.department_id)
     for chat in chats:
         if cards:
-            await _post_card(session, now, desk, issue, chat, "department")
+            await _post_card(session, now, desk, issue, chat, "department", params=card)
         if template != "issue_routed_notice" or params.get("reason"):
             await enqueue(
                 session, now, chat, template, desk.language, {"number": issue.number, **params}
@@ -1377,7 +1424,12 @@ async def _coordinator_chats(session: AsyncSession) -> list[Chat]:
 
 
 async def _tell_liaison(
-    session: AsyncSession, now: datetime, desk: Desk, issue: Issue, firm: Firm | None
+    session: AsyncSession,
+    now: datetime,
+    desk: Desk,
+    issue: Issue,
+    firm: Firm | None,
+    card: dict[str, Any] | None = None,
 ) -> None:
     if firm is None or firm.liaison_id is None:
         return
@@ -1390,7 +1442,7 @@ async def _tell_liaison(
             chat,
             "issue_liaison_notice",
             desk.language,
-            await card_params(session, desk, issue),
+            card if card is not None else await card_params(session, desk, issue),
         )
 
 
@@ -1440,7 +1492,9 @@ async def _private_chat(session: AsyncSession, person: Person | None) -> Chat | 
 async def _department_name(session: AsyncSession, department_id: int | None) -> str | None:
     if department_id is None:
         return None
-    return await session.scalar(select(Department.name).where(Department.id == department_id))
+    # Through the identity map: a department read earlier in the transaction is not read again.
+    department = await session.get(Department, department_id)
+    return department.name if department else None
 
 
 def _clip(text: str, limit: int) -> str:
