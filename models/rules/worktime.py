@@ -12,6 +12,7 @@ listed in `WorkCalendar.unknown_years_seen`.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import warnings
@@ -124,17 +125,24 @@ class ChineseCalendarSource:
     """The State Council's holiday schedule, as packaged by `chinese-calendar`."""
 
     def is_working_day(self, day: date) -> bool | None:
-        try:
-            return bool(chinese_calendar.is_workday(day))
-        except NotImplementedError:
-            # The package raises this for years outside its data, not only for bad input.
-            return None
+        return _national_working_day(day)
 
     @staticmethod
     def years() -> range:
         """The years the installed package has data for (the app logs this at start-up)."""
         known = chinese_calendar.holidays.keys()
         return range(min(known).year, max(known).year + 1)
+
+
+@functools.lru_cache(maxsize=4096)
+def _national_working_day(day: date) -> bool | None:
+    """The package's answer, remembered: its data does not change while the bot runs, and every
+    report's limits ask it about the same few weeks of days."""
+    try:
+        return bool(chinese_calendar.is_workday(day))
+    except NotImplementedError:
+        # The package raises this for years outside its data, not only for bad input.
+        return None
 
 
 class HolidayDataMissingWarning(UserWarning):

@@ -156,11 +156,14 @@ async def track(
     weight: float = 1.0,
     timing: Timing | None = None,
     known: Mapping[str, Deadline] | None = None,
+    flush: bool = True,
 ) -> Deadline:
     """Start tracking a deadline, or move one that has no card yet (a transfer, a new owner).
 
     A caller that has read them already passes the timing of the deadline's policy and `known`,
-    all the subject's deadlines by kind: on the intake path every statement saved counts.
+    all the subject's deadlines by kind: on the intake path every statement saved counts. With
+    `flush=False` the row is written with the session's next flush (several in one statement),
+    and has no id until then.
     """
     if known is not None:
         row = known.get(kind)
@@ -188,7 +191,8 @@ async def track(
     row.cancelled_at = None
     row.updated_at = now
     await _reschedule(session, row, now, zone, timing)
-    await session.flush()
+    if flush:
+        await session.flush()
     return row
 
 

@@ -262,7 +262,7 @@ async def report_issue(
     await _attach(session, now, issue, report.attachments, "report", actor)
     await _record_placement(session, now, desk, issue, placement)
     # Every card and notice of the new issue shows the same thing: gathered once.
-    card = await card_params(session, desk, issue)
+    card = await card_params(session, desk, issue, new=True)
     await _post_origin_card(session, now, desk, issue, chat, report.message_id, card)
     await _notify_routed(session, now, desk, issue, card=card)
     await _tell_liaison(session, now, desk, issue, firm, card)
@@ -553,8 +553,9 @@ async def _track(
             hops += 1
             await deadlines.cancel(session, now, "issue", issue.id, kind)
     if not hops:
-        # Nothing was cancelled: what was read is still all there is.
-        common.update(known=known, timing=policy.timing)
+        # Nothing was cancelled: what was read is still all there is. The new rows are written
+        # together, at the session's next flush.
+        common.update(known=known, timing=policy.timing, flush=False)
     assert issue.claim_due_at is not None and issue.close_due_at is not None
     await deadlines.track(
         session, now, desk.zone, kind=f"claim#{hops + 1}", due=issue.claim_due_at, **common
@@ -1161,8 +1162,10 @@ async def answer_dialogue(
 # --- cards and notices ------------------------------------------------------------------------
 
 
-async def card_params(session: AsyncSession, desk: Desk, issue: Issue) -> dict[str, Any]:
-    """What an issue card shows, in the county's local time."""
+async def card_params(
+    session: AsyncSession, desk: Desk, issue: Issue, new: bool = False
+) -> dict[str, Any]:
+    """What an issue card shows, in the county's local time; a `new` issue has no cards yet."""
 
     def local(moment: datetime | None) -> str | None:
         return moment.astimezone(desk.zone).strftime("%Y-%m-%d %H:%M") if moment else None
@@ -1175,11 +1178,15 @@ async def card_params(session: AsyncSession, desk: Desk, issue: Issue) -> dict[s
     claimed_by = await session.get(Person, issue.claimed_by_id) if issue.claimed_by_id else None
     firm = await session.get(Firm, issue.firm_id) if issue.firm_id else None
     # The cards raised on its limits, so the group sees them too.
-    carded = [
-        {"deadline": row.kind, "colour": row.cards.split(",")[-1]}
-        for row in await deadlines.of_subject(session, "issue", issue.id)
-        if row.cards
-    ]
+    carded = (
+        []
+        if new
+        else [
+            {"deadline": row.kind, "colour": row.cards.split(",")[-1]}
+            for row in await deadlines.of_subject(session, "issue", issue.id)
+            if row.cards
+        ]
+    )
     return {
         "number": issue.number,
         "status": issue.status,
