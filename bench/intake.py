@@ -69,6 +69,7 @@ OFFICIALS = (900011, 900012, 900013)
 # Per report: the card in the group and the card in the department's working chat.
 CARDS_PER_REPORT = 2
 POLL_MS = 2.0
+ATTEMPTS = 3  # posts of one update, when the connection fails
 STALL_S = 60.0
 
 # Reports about power (routed by the rule below); the answered problems are about other
@@ -284,9 +285,17 @@ class Reporter:
         }
         content = json.dumps(body, ensure_ascii=False).encode()
         self.sent_at[message_id] = time.perf_counter()
-        answer = await self.http[k % len(self.http)].post(
-            "/telegram", content=content, headers=HEADERS
-        )
+        for attempt in range(1, ATTEMPTS + 1):
+            # As Telegram does, an update whose request failed is posted again (a keep-alive
+            # connection the server closed just as it was reused); the bot skips it if handled.
+            try:
+                answer = await self.http[k % len(self.http)].post(
+                    "/telegram", content=content, headers=HEADERS
+                )
+                break
+            except httpx.TransportError:
+                if attempt == ATTEMPTS:
+                    raise
         if answer.status_code != 200:
             raise RuntimeError(f"the webhook answered {answer.status_code}: {answer.text[:200]}")
 
