@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.services.common import insert_ignoring_conflicts
+from models.services.common import prepared_insert
 from models.tables import ProcessedUpdate
 
 # Telegram keeps an unconfirmed update for 24 hours; a week is a safe margin to remember ids.
@@ -26,17 +26,16 @@ async def claim_update(
     The mark is written in the transaction that handles the update, so an update whose handling
     failed is not marked and will be handled when it comes again.
     """
-    statement = (
-        insert_ignoring_conflicts(session, ProcessedUpdate)
-        .values(
-            update_id=update_id,
-            chat_telegram_id=chat_telegram_id,
-            message_id=message_id,
-            processed_at=now,
-        )
-        .returning(ProcessedUpdate.update_id)
+    statement = prepared_insert(
+        session.get_bind().dialect.name, ProcessedUpdate.__table__, "update_id"
     )
-    return (await session.execute(statement)).scalar() is not None
+    values = {
+        "update_id": update_id,
+        "chat_telegram_id": chat_telegram_id,
+        "message_id": message_id,
+        "processed_at": now,
+    }
+    return (await session.execute(statement, values)).scalar() is not None
 
 
 async def forget_old_updates(session: AsyncSession, now: datetime) -> int:

@@ -6,6 +6,7 @@ audit entries and the messages it causes in the caller's transaction, and says w
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -13,7 +14,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Insert, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.rules.permissions import Action, Role, can
@@ -21,12 +22,7 @@ from models.rules.routing import Rule, issue_number, parse_issue_number, route
 from models.rules.worktime import OfficeHours
 from models.services import deadlines
 from models.services.broadcasts import broadcast_answer
-from models.services.common import (
-    audit,
-    dialect_insert,
-    enqueue,
-    service_policy,
-)
+from models.services.common import audit, dialect_insert, enqueue, service_policy
 from models.services.contacts import Contact
 from models.services.dialogues import ask
 from models.tables import (
@@ -362,17 +358,24 @@ async def resolve_draft(
     return Outcome(issue=outcome.issue, refused=outcome.refused, draft=draft)
 
 
+@functools.cache
+def _counting(dialect: str) -> Insert:
+    """Add one to a counter, making it at 1; built once (see `common.prepared_insert`)."""
+    table = Counter.__table__
+    return (
+        dialect_insert(dialect, table)
+        .values(name=bindparam("counter"), value=1)
+        .on_conflict_do_update(index_elements=[table.c.name], set_={"value": table.c.value + 1})
+        .returning(table.c.value)
+    )
+
+
 async def _next_number(session: AsyncSession, now: datetime, desk: Desk) -> str:
     year = now.astimezone(desk.zone).year
-    name = f"issue:{year}"
     # The year's first report makes the row; the next ones count on it, holding its write lock
     # until they commit, so two reports never get the same number.
-    value = await session.scalar(
-        dialect_insert(session, Counter)
-        .values(name=name, value=1)
-        .on_conflict_do_update(index_elements=[Counter.name], set_={"value": Counter.value + 1})
-        .returning(Counter.value)
-    )
+    statement = _counting(session.get_bind().dialect.name)
+    value = await session.scalar(statement, {"counter": f"issue:{year}"})
     assert value is not None
     return issue_number(year, value)
 
