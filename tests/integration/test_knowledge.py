@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from itertools import pairwise
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.clock import FrozenClock
@@ -184,3 +184,22 @@ async def test_the_index_is_kept_between_reports_and_read_again_when_the_base_ch
     async with db.sessions() as session:
         found = {hit.number for hit in await search_faq(session, "变压器 私事", limit=20)}
     assert "Q-2026-0006" in found
+
+    # Writes to issues that are not closed leave the base as it is; closing one changes it,
+    # however it is written (here one set-based UPDATE, as the sweep writes).
+    async with db.sessions() as session:
+        await search_faq(session, "停电赔偿")
+        kept = knowledge._bases[db.engine.sync_engine]
+    async with db.sessions() as session, session.begin():
+        await session.execute(
+            update(Issue).where(Issue.number == "Q-2026-0004").values(text="停电赔偿怎么申请")
+        )
+    async with db.sessions() as session:
+        assert "Q-2026-0004" not in {hit.number for hit in await search_faq(session, "停电赔偿")}
+        assert knowledge._bases[db.engine.sync_engine] is kept
+    async with db.sessions() as session, session.begin():
+        await session.execute(
+            update(Issue).where(Issue.number == "Q-2026-0004").values(status=IssueStatus.CLOSED)
+        )
+    async with db.sessions() as session:
+        assert "Q-2026-0004" in {hit.number for hit in await search_faq(session, "停电赔偿")}
