@@ -22,7 +22,7 @@ from models.rules.routing import Rule, issue_number, parse_issue_number, route
 from models.rules.worktime import OfficeHours
 from models.services import deadlines
 from models.services.broadcasts import broadcast_answer
-from models.services.common import audit, dialect_insert, enqueue, service_policy
+from models.services.common import audit, dialect_insert, enqueue, service_policy, table_insert
 from models.services.contacts import Contact
 from models.services.dialogues import ask
 from models.tables import (
@@ -1249,10 +1249,16 @@ async def _post_card(
         reply_to_message_id=reply_to,
     )
     assert outbox_id is not None
-    session.add(
-        IssueCard(
-            issue_id=issue.id, chat_id=chat.id, outbox_id=outbox_id, role=role, created_at=now
-        )
+    # Written at once without the ORM (see `common.table_insert`): two of them in every report.
+    await session.execute(
+        table_insert(IssueCard),
+        {
+            "issue_id": issue.id,
+            "chat_id": chat.id,
+            "outbox_id": outbox_id,
+            "role": role,
+            "created_at": now,
+        },
     )
 
 
