@@ -6,7 +6,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.rules.permissions import Role
@@ -43,9 +43,8 @@ async def meet(
     admin_ids: Collection[int] = (),
 ) -> Contact:
     """The person and chat of an update, created or refreshed; bootstrap admins get the role."""
-    person = await _person(session, now, sender)
+    person, roles = await _person(session, now, sender)
     chat = await chat_of(session, now, chat_ref)
-    roles = await roles_of(session, person.id)
     if sender.telegram_id in admin_ids and Role.ADMIN not in roles:
         await session.execute(
             insert_ignoring_conflicts(session, PersonRole).values(
@@ -57,29 +56,42 @@ async def meet(
     return Contact(person, chat, roles)
 
 
-async def _person(session: AsyncSession, now: datetime, sender: Sender) -> Person:
-    found = await session.scalar(select(Person).where(Person.telegram_id == sender.telegram_id))
-    if found is None:
-        # Two updates from a new person may race; the unique key lets only one row in.
-        await session.execute(
-            insert_ignoring_conflicts(session, Person).values(
-                telegram_id=sender.telegram_id,
-                full_name=sender.full_name,
-                username=sender.username,
-                created_at=now,
-            )
+# A person with their roles, in one statement built once: every update reads them.
+_PERSON_WITH_ROLES = (
+    select(Person, PersonRole.role)
+    .outerjoin(PersonRole, PersonRole.person_id == Person.id)
+    .where(Person.telegram_id == bindparam("telegram_id"))
+)
+_CHAT = select(Chat).where(Chat.telegram_id == bindparam("telegram_id"))
+
+
+async def _person(
+    session: AsyncSession, now: datetime, sender: Sender
+) -> tuple[Person, frozenset[Role]]:
+    rows = (await session.execute(_PERSON_WITH_ROLES, {"telegram_id": sender.telegram_id})).all()
+    if rows:
+        found = rows[0][0]
+        if (found.full_name, found.username) != (sender.full_name, sender.username):
+            found.full_name, found.username = sender.full_name, sender.username
+        return found, frozenset(Role(role) for _, role in rows if role is not None)
+    # Two updates from a new person may race; the unique key lets only one row in.
+    await session.execute(
+        insert_ignoring_conflicts(session, Person).values(
+            telegram_id=sender.telegram_id,
+            full_name=sender.full_name,
+            username=sender.username,
+            created_at=now,
         )
-        found = await session.scalar(select(Person).where(Person.telegram_id == sender.telegram_id))
-        assert found is not None
-        audit(session, now, "person_seen", "person", found.id, telegram_id=sender.telegram_id)
-    elif (found.full_name, found.username) != (sender.full_name, sender.username):
-        found.full_name, found.username = sender.full_name, sender.username
-    return found
+    )
+    made = await session.scalar(select(Person).where(Person.telegram_id == sender.telegram_id))
+    assert made is not None
+    audit(session, now, "person_seen", "person", made.id, telegram_id=sender.telegram_id)
+    return made, frozenset()
 
 
 async def chat_of(session: AsyncSession, now: datetime, ref: ChatRef) -> Chat:
     """The chat row for a Telegram chat, created when the bot first hears from it."""
-    found = await session.scalar(select(Chat).where(Chat.telegram_id == ref.telegram_id))
+    found = await session.scalar(_CHAT, {"telegram_id": ref.telegram_id})
     if found is None:
         purpose = ChatPurpose.PRIVATE if ref.kind == "private" else ChatPurpose.UNBOUND
         await session.execute(
