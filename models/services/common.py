@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Insert, Table, event, insert, or_, select
+from sqlalchemy import Insert, Table, bindparam, event, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
@@ -124,18 +124,18 @@ async def enqueue_many(
     return {key: outbox_id for outbox_id, key in rows.all() if key is not None}
 
 
+# Read for every report; built once (see `prepared_insert`).
+_POLICIES = select(ServicePolicy).where(
+    ServicePolicy.priority == bindparam("priority"),
+    or_(ServicePolicy.category == bindparam("category"), ServicePolicy.category.is_(None)),
+)
+
+
 async def service_policy(
     session: AsyncSession, category: str | None, priority: str
 ) -> ServicePolicy | None:
     """The category's service policy for this priority, else the default row (no category)."""
-    rows = list(
-        await session.scalars(
-            select(ServicePolicy).where(
-                ServicePolicy.priority == priority,
-                or_(ServicePolicy.category == category, ServicePolicy.category.is_(None)),
-            )
-        )
-    )
+    rows = list(await session.scalars(_POLICIES, {"priority": priority, "category": category}))
     rows.sort(key=lambda row: row.category is None)
     return rows[0] if rows else None
 

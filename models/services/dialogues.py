@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.services.common import enqueue
@@ -49,16 +49,23 @@ async def ask(
     await enqueue(session, now, chat, f"ask_{kind}", language, params or {})
 
 
+# Read for every message. Built once (see `common.prepared_insert`): building it and its cache
+# key each time cost more than running it.
+_OPEN = (
+    select(Dialogue)
+    .where(
+        Dialogue.person_id == bindparam("person_id"),
+        Dialogue.chat_id == bindparam("chat_id"),
+        Dialogue.status == "open",
+        Dialogue.expires_at > bindparam("now"),
+    )
+    .order_by(Dialogue.id.desc())
+    .limit(1)
+)
+
+
 async def open_dialogue(session: AsyncSession, now: datetime, who: Contact) -> Dialogue | None:
     """The question `who` has yet to answer in this chat, if one is still open."""
     return await session.scalar(
-        select(Dialogue)
-        .where(
-            Dialogue.person_id == who.person.id,
-            Dialogue.chat_id == who.chat.id,
-            Dialogue.status == "open",
-            Dialogue.expires_at > now,
-        )
-        .order_by(Dialogue.id.desc())
-        .limit(1)
+        _OPEN, {"person_id": who.person.id, "chat_id": who.chat.id, "now": now}
     )

@@ -427,9 +427,12 @@ class _Placement:
     keyword: str | None
 
 
+_RULES = select(RoutingRule).order_by(RoutingRule.id)
+
+
 async def _place(session: AsyncSession, desk: Desk, issue: Issue) -> _Placement:
     """Route a new issue, not yet written, and set its limits from its category's policy."""
-    rows = await session.scalars(select(RoutingRule).order_by(RoutingRule.id))
+    rows = await session.scalars(_RULES)
     rules = [
         Rule(
             r.id,
@@ -1393,32 +1396,32 @@ async def transfer_choices(
     return Outcome(issue=issue), [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
 
 
+# Read for every report; built once (see `common.prepared_insert`).
+_WORKING_CHATS = select(Chat).where(
+    Chat.purpose == ChatPurpose.DEPARTMENT,
+    Chat.department_id == bindparam("department_id"),
+    Chat.undeliverable_at.is_(None),
+)
+_OFFICIALS_CHATS = (
+    select(Chat)
+    .join(Person, Person.telegram_id == Chat.telegram_id)
+    .join(PersonRole, PersonRole.person_id == Person.id)
+    .where(
+        Person.department_id == bindparam("department_id"),
+        PersonRole.role == Role.OFFICIAL,
+        Chat.undeliverable_at.is_(None),
+    )
+    .order_by(Chat.id)
+)
+
+
 async def _department_chats(session: AsyncSession, department_id: int) -> list[Chat]:
     """The department's working chat, or else its officials' private chats."""
-    working = list(
-        await session.scalars(
-            select(Chat).where(
-                Chat.purpose == ChatPurpose.DEPARTMENT,
-                Chat.department_id == department_id,
-                Chat.undeliverable_at.is_(None),
-            )
-        )
-    )
+    chosen = {"department_id": department_id}
+    working = list(await session.scalars(_WORKING_CHATS, chosen))
     if working:
         return working
-    return list(
-        await session.scalars(
-            select(Chat)
-            .join(Person, Person.telegram_id == Chat.telegram_id)
-            .join(PersonRole, PersonRole.person_id == Person.id)
-            .where(
-                Person.department_id == department_id,
-                PersonRole.role == Role.OFFICIAL,
-                Chat.undeliverable_at.is_(None),
-            )
-            .order_by(Chat.id)
-        )
-    )
+    return list(await session.scalars(_OFFICIALS_CHATS, chosen))
 
 
 async def _coordinator_chats(session: AsyncSession) -> list[Chat]:
