@@ -24,7 +24,7 @@ from models.rules.reminding import (
     QuietHours,
     next_reminder,
 )
-from models.services.common import audit, enqueue, service_policy
+from models.services.common import audit, enqueue, service_policy, table_insert
 from models.services.contacts import Contact
 from models.tables import (
     Card,
@@ -157,13 +157,15 @@ async def track(
     timing: Timing | None = None,
     known: Mapping[str, Deadline] | None = None,
     flush: bool = True,
+    new_rows: list[Deadline] | None = None,
 ) -> Deadline:
     """Start tracking a deadline, or move one that has no card yet (a transfer, a new owner).
 
     A caller that has read them already passes the timing of the deadline's policy and `known`,
     all the subject's deadlines by kind: on the intake path every statement saved counts. With
     `flush=False` the row is written with the session's next flush (several in one statement),
-    and has no id until then.
+    and has no id until then. With `new_rows`, a new row is not added to the session but to that
+    list, for `write_new` to write them all at once without the ORM (it then has no id at all).
     """
     if known is not None:
         row = known.get(kind)
@@ -177,7 +179,10 @@ async def track(
             cards="",
             created_at=now,
         )
-        session.add(row)
+        if new_rows is None:
+            session.add(row)
+        else:
+            new_rows.append(row)
     elif row.cards or row.done_at is not None:
         return row
     row.label = label[:320]
@@ -194,6 +199,22 @@ async def track(
     if flush:
         await session.flush()
     return row
+
+
+async def write_new(session: AsyncSession, rows: list[Deadline]) -> None:
+    """Insert the rows `track(new_rows=…)` made, in one statement without the ORM.
+
+    On the intake path the ORM flushed a new issue's two limits as two statements (it needs each
+    row's id back); nothing there needs the ids.
+    """
+    if rows:
+        await session.execute(
+            table_insert(Deadline),
+            [{name: getattr(row, name) for name in _COLUMNS} for row in rows],
+        )
+
+
+_COLUMNS = tuple(column.key for column in Deadline.__table__.columns if column.key != "id")
 
 
 async def find(

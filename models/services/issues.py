@@ -552,6 +552,7 @@ async def _track(
         "urgent": issue.priority == "urgent",
     }
     hops = 0
+    new_rows: list[Deadline] = []
     if known is None:
         known = {row.kind: row for row in await deadlines.of_subject(session, "issue", issue.id)}
     for kind in known:
@@ -560,8 +561,8 @@ async def _track(
             await deadlines.cancel(session, now, "issue", issue.id, kind)
     if not hops:
         # Nothing was cancelled: what was read is still all there is. The new rows are written
-        # together, at the session's next flush.
-        common.update(known=known, timing=policy.timing, flush=False)
+        # together at the end, the others at the session's next flush.
+        common.update(known=known, timing=policy.timing, flush=False, new_rows=new_rows)
     assert issue.claim_due_at is not None and issue.close_due_at is not None
     await deadlines.track(
         session, now, desk.zone, kind=f"claim#{hops + 1}", due=issue.claim_due_at, **common
@@ -572,6 +573,7 @@ async def _track(
         # Stages run one after another from the report: 1 h, 1 h, 2 h, 4 h is "1124".
         reported = desk.calendar.add_working_hours(reported, hours)
         await deadlines.track(session, now, desk.zone, kind=f"stage:{name}", due=reported, **common)
+    await deadlines.write_new(session, new_rows)
 
 
 async def _claim_deadline(session: AsyncSession, issue: Issue) -> str | None:
