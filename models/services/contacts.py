@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -74,18 +75,15 @@ async def _person(
         if (found.full_name, found.username) != (sender.full_name, sender.username):
             found.full_name, found.username = sender.full_name, sender.username
         return found, frozenset(Role(role) for _, role in rows if role is not None)
-    # Two updates from a new person may race; the unique key lets only one row in.
-    await session.execute(
-        insert_ignoring_conflicts(session, Person).values(
-            telegram_id=sender.telegram_id,
-            full_name=sender.full_name,
-            username=sender.username,
-            created_at=now,
-        )
+    made = await _first_seen(
+        session,
+        now,
+        Person,
+        "person",
+        telegram_id=sender.telegram_id,
+        full_name=sender.full_name,
+        username=sender.username,
     )
-    made = await session.scalar(select(Person).where(Person.telegram_id == sender.telegram_id))
-    assert made is not None
-    audit(session, now, "person_seen", "person", made.id, telegram_id=sender.telegram_id)
     return made, frozenset()
 
 
@@ -94,21 +92,39 @@ async def chat_of(session: AsyncSession, now: datetime, ref: ChatRef) -> Chat:
     found = await session.scalar(_CHAT, {"telegram_id": ref.telegram_id})
     if found is None:
         purpose = ChatPurpose.PRIVATE if ref.kind == "private" else ChatPurpose.UNBOUND
-        await session.execute(
-            insert_ignoring_conflicts(session, Chat).values(
-                telegram_id=ref.telegram_id,
-                kind=ref.kind,
-                title=ref.title,
-                purpose=purpose,
-                created_at=now,
-            )
+        found = await _first_seen(
+            session,
+            now,
+            Chat,
+            "chat",
+            telegram_id=ref.telegram_id,
+            kind=ref.kind,
+            title=ref.title,
+            purpose=purpose,
         )
-        found = await session.scalar(select(Chat).where(Chat.telegram_id == ref.telegram_id))
-        assert found is not None
-        audit(session, now, "chat_seen", "chat", found.id, telegram_id=ref.telegram_id)
     elif ref.title is not None and found.title != ref.title:
         found.title = ref.title
     return found
+
+
+_Seen = TypeVar("_Seen", Person, Chat)
+
+
+async def _first_seen(
+    session: AsyncSession, now: datetime, entity: type[_Seen], subject: str, **values: Any
+) -> _Seen:
+    """The row of a Telegram person or chat the bot hears from for the first time, logged.
+
+    Two updates from it may race: the unique key lets only one row in, and both read it back.
+    """
+    telegram_id = values["telegram_id"]
+    await session.execute(
+        insert_ignoring_conflicts(session, entity).values(created_at=now, **values)
+    )
+    made = await session.scalar(select(entity).where(entity.telegram_id == telegram_id))
+    assert made is not None
+    audit(session, now, f"{subject}_seen", subject, made.id, telegram_id=telegram_id)
+    return made
 
 
 async def roles_of(session: AsyncSession, person_id: int) -> frozenset[Role]:
