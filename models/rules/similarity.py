@@ -358,7 +358,7 @@ class KnowledgeIndex:
             if len(term) > 1 and term in self._postings
         }
         if anchors:
-            scores, _ = self._dot_products(anchors)
+            scores, _ = self._dot_products(anchors, count_shared=False)
             # Single characters only add to the documents already found: walking all their
             # postings, the longest, would let chance characters bring in most of the index.
             for term, weight in singles.items():
@@ -374,7 +374,7 @@ class KnowledgeIndex:
                     for doc_id in scores:
                         scores[doc_id] += weight * posting.get(doc_id, 0.0)
         else:
-            scores, shared = self._dot_products(singles)
+            scores, shared = self._dot_products(singles, count_shared=True)
             needed = min(2, len(singles))
             scores = {doc_id: s for doc_id, s in scores.items() if shared[doc_id] >= needed}
         best = heapq.nsmallest(
@@ -385,9 +385,11 @@ class KnowledgeIndex:
             for doc_id, score in best
         ]
 
-    def _dot_products(self, vector: dict[str, float]) -> tuple[dict[int, float], Counter[int]]:
+    def _dot_products(
+        self, vector: dict[str, float], count_shared: bool
+    ) -> tuple[dict[int, float], Counter[int]]:
         """Through the postings: each document sharing a term, its dot product with `vector`
-        and how many terms it shares."""
+        and, if asked, how many terms it shares (counting them costs a pass over the postings)."""
         scores: dict[int, float] = {}
         shared: Counter[int] = Counter()
         for term, weight in vector.items():
@@ -398,7 +400,8 @@ class KnowledgeIndex:
             weight *= self._idf[term]
             for doc_id, doc_weight in posting.items():
                 scores[doc_id] = scores.get(doc_id, 0.0) + weight * doc_weight
-            shared.update(posting.keys())
+            if count_shared:
+                shared.update(posting.keys())
         return scores, shared
 
     def vector(self, text: str) -> dict[str, float]:
