@@ -13,7 +13,7 @@ from datetime import datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, select, update
+from sqlalchemy import ColumnElement, and_, case, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.rules import cards as card_rules
@@ -208,13 +208,15 @@ async def write_new(session: AsyncSession, rows: list[Deadline]) -> None:
     row's id back); nothing there needs the ids.
     """
     if rows:
-        await session.execute(
-            table_insert(Deadline),
-            [{name: getattr(row, name) for name in _COLUMNS} for row in rows],
-        )
+        # The attributes `track` set, so that a column it leaves unset gets its default.
+        await session.execute(table_insert(Deadline), [_values(row) for row in rows])
 
 
-_COLUMNS = tuple(column.key for column in Deadline.__table__.columns if column.key != "id")
+def _values(row: Deadline) -> dict[str, Any]:
+    return {name: value for name, value in inspect(row).dict.items() if name in _COLUMNS}
+
+
+_COLUMNS = frozenset(column.key for column in Deadline.__table__.columns) - {"id"}
 
 
 async def find(
