@@ -1,9 +1,11 @@
-"""Every user-facing text comes from templates/<language>/<key>.j2, rendered here."""
+"""Every user-facing text comes from templates/<language>/<key>.j2, rendered here; the words
+the bot reads in commands and messages from templates/<language>/keywords.toml."""
 
 from __future__ import annotations
 
 import html
 import re
+import tomllib
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -54,6 +56,21 @@ def render(key: str, language: str, params: Mapping[str, Any] | None = None) -> 
         raise ValueError(f"unknown language {language!r}")
     template = environment().get_template(f"{language}/{key}.j2")
     return template.render(**(params or {})).strip()
+
+
+@lru_cache
+def keywords(name: str) -> frozenset[str]:
+    """The words that mean `name` (publish, clear, issue_tag …), case-folded, in every language:
+    a person may type either language's word whatever the chat's language."""
+    words: set[str] = set()
+    for language in LANGUAGES:
+        with (TEMPLATES / language / "keywords.toml").open("rb") as file:
+            words.update(word.casefold() for word in tomllib.load(file)[name])
+    return frozenset(words)
+
+
+def is_keyword(word: str, name: str) -> bool:
+    return word.casefold() in keywords(name)
 
 
 _ANY_TAG = re.compile(r"<[^>]+>")

@@ -29,8 +29,6 @@ CALLBACK_PREFIX = "v1:"
 # A row's id in callback data. PostgreSQL's integer holds any nine digits, so a forged id of more
 # is answered as a stale button instead of failing in the database.
 ROW_ID = r"[0-9]{1,9}"
-# The last word of /timeline and /lists that posts the result in the group.
-PUBLISH_WORDS = frozenset({"publish", "发布"})
 
 
 def _roles(turn: Turn) -> frozenset[Role]:

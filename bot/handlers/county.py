@@ -11,10 +11,7 @@ from models.rules.worktime import ChineseCalendarSource, WorkCalendar
 from models.services import calendar, scoring
 from models.services.calendar import CalendarOutcome
 from models.services.scoring import ScoringOutcome
-
-# The word after a date that removes its exception instead of setting one.
-CLEAR_WORDS = frozenset({"clear", "清除", "取消"})
-
+from models.texts import is_keyword
 
 # --- the working-time calendar ----------------------------------------------------------------
 
@@ -41,7 +38,7 @@ async def _set_or_clear(turn: Turn, command: str, working: bool) -> None:
         await turn.reply("calendar_bad_date", calendar_value=turn.args[0])
         return
     rest = turn.args[1:]
-    if len(rest) == 1 and rest[0].lower() in CLEAR_WORDS:
+    if len(rest) == 1 and is_keyword(rest[0], "clear"):
         outcome = await calendar.clear_exception(turn.session, turn.now, turn.contact, day)
     else:
         outcome = await calendar.set_exception(

@@ -5,12 +5,12 @@ from __future__ import annotations
 from telegram.ext import CommandHandler
 
 from bot.edge import NodeApplication, Turn, transactional
-from bot.handlers.basic import PUBLISH_WORDS
 from models.rules.digest import ListKind, last_completed, since_last
 from models.rules.permissions import Action, can
 from models.services import digest
 from models.services.common import audit, enqueue
 from models.services.scoring import parse_period
+from models.texts import is_keyword
 
 
 @transactional
@@ -34,7 +34,7 @@ async def lists(turn: Turn) -> None:
         return
     assert turn.contact is not None and turn.chat is not None
     words = [word.lower() for word in turn.args]
-    publish = bool(words) and words[-1] in PUBLISH_WORDS
+    publish = bool(words) and is_keyword(words[-1], "publish")
     if publish:
         words = words[:-1]
     period = parse_period(words[0] if words else "")

@@ -19,8 +19,13 @@ from models.services.dialogues import open_dialogue
 from models.services.issues import Attachment, Outcome, Refusal, Report
 from models.services.knowledge import find_similar_answered
 from models.tables import ChatPurpose, Issue, IssueStatus
+from models.texts import keywords
 
-TAG = re.compile(r"#(问题|issue)\b", re.IGNORECASE)
+# "#问题" or "#issue" (templates/<language>/keywords.toml) marks a report.
+TAG = re.compile(
+    r"#(" + "|".join(re.escape(word) for word in sorted(keywords("issue_tag"))) + r")\b",
+    re.IGNORECASE,
+)
 
 
 def refusal_params(outcome: Outcome, ref: str | None = None) -> dict[str, Any]:

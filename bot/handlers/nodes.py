@@ -8,7 +8,7 @@ import re
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.edge import NodeApplication, Turn, transactional, transactional_after
-from bot.handlers.basic import PUBLISH_WORDS, ROW_ID
+from bot.handlers.basic import ROW_ID
 from bot.handlers.hooks import CAPTION_COMMANDS, CONTINUATIONS
 from bot.handlers.issues import attachments_of, text_after_command
 from bot.handlers.setup import ask_chat_admin
@@ -16,6 +16,7 @@ from models.services import nodes
 from models.services.issues import Attachment
 from models.services.nodes import NodeArgs, Outcome, Refusal
 from models.tables import Dialogue
+from models.texts import is_keyword
 
 BUTTONS = rf"^v1:(na|nr):{ROW_ID}$"
 _BAR = re.compile(r"[|｜]")
@@ -290,7 +291,7 @@ async def timeline(turn: Turn) -> None:
         return
     assert turn.contact is not None
     words = _text(turn).split()
-    publish = bool(words) and words[-1].lower() in PUBLISH_WORDS
+    publish = bool(words) and is_keyword(words[-1], "publish")
     name = " ".join(words[:-1] if publish else words)
     if not name:
         await _usage(turn, "timeline")

@@ -1,4 +1,5 @@
 import re
+import tomllib
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,10 @@ from jinja2 import UndefinedError
 from models.texts import (
     LANGUAGES,
     MESSAGE_LIMIT,
+    TEMPLATES,
     environment,
+    is_keyword,
+    keywords,
     plain,
     render,
     split_message,
@@ -108,3 +112,13 @@ def test_lines_of_text_keep_their_breaks_and_lines_of_tags_leave_none(tmp_path: 
 def test_button_answers_are_plain_text_within_telegrams_limit() -> None:
     assert plain("<b>Q-2026-0001</b> &amp; co") == "Q-2026-0001 & co"
     assert len(plain("x" * 500)) == 200
+
+
+def test_every_language_names_the_same_keywords_and_either_language_s_word_is_read() -> None:
+    names = [
+        set(tomllib.loads((TEMPLATES / lang / "keywords.toml").read_text())) for lang in LANGUAGES
+    ]
+    assert all(found == names[0] for found in names)
+    assert keywords("publish") == {"publish", "发布"}
+    assert is_keyword("PUBLISH", "publish") and is_keyword("取消", "clear")
+    assert not is_keyword("month", "publish")
