@@ -19,8 +19,9 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, Engine, func, or_, select
+from sqlalchemy import ColumnElement, Engine, event, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
 
 from models.rules.similarity import SIMILAR_THRESHOLD, KnowledgeIndex, Match
 from models.tables import Counter, Department, Issue, IssueStatus, Person
@@ -91,7 +92,7 @@ async def _current(session: AsyncSession) -> _Base:
     # many issues are closed.
     mark = await session.scalar(_VERSION) or 0
     engine = session.get_bind().engine
-    base = _bases.get(engine)
+    base = session.info.get(_OWN) or _bases.get(engine)
     if base is None or base.mark != mark:
         rows = await session.execute(
             select(Issue.id, Issue.text, Issue.answer, Issue.industry, Issue.is_general)
@@ -102,8 +103,43 @@ async def _current(session: AsyncSession) -> _Base:
             _Entry(id_, text, answer or "", industry, general)
             for id_, text, answer, industry, general in rows
         ]
-        base = _bases[engine] = _Base(mark, entries)
+        base = _Base(mark, entries)
+        if session.info.get(_WROTE):
+            # It may hold this transaction's own writes (updates handled together share one,
+            # bot/group_commit.py), which a rollback undoes: other sessions get it at commit.
+            session.info[_OWN] = base
+        else:
+            _bases[engine] = base
     return base
+
+
+_WROTE = "nodedesk.wrote"  # this transaction has written (Session.info)
+_OWN = "nodedesk.knowledge"  # the base read after it wrote, shared when it commits
+
+
+@event.listens_for(Session, "after_flush")
+def _flushed(session: Session, _: UOWTransaction) -> None:
+    session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _executed(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _share(session: Session) -> None:
+    base = session.info.pop(_OWN, None)
+    if base is not None:
+        _bases[session.get_bind().engine] = base
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_OWN, None)
+        session.info.pop(_WROTE, None)
 
 
 async def _hits(session: AsyncSession, matches: list[Match]) -> list[FaqHit]:

@@ -203,3 +203,42 @@ async def test_the_index_is_kept_between_reports_and_read_again_when_the_base_ch
         )
     async with db.sessions() as session:
         assert "Q-2026-0004" in {hit.number for hit in await search_faq(session, "停电赔偿")}
+
+
+async def test_a_base_read_after_its_transaction_wrote_is_shared_only_if_it_commits(
+    db: Database, clock: FrozenClock
+) -> None:
+    """Updates handled together share a transaction: a later one may read the base with an
+    earlier one's writes. Rolled back, that base must not serve anyone, though the counter comes
+    back to the same value with another change."""
+    await _filled(db, clock)
+    async with db.sessions() as session, session.begin():
+        await search_faq(session, "停电赔偿")  # read before writing: shared at once
+    shared = knowledge._bases[db.engine.sync_engine]
+
+    async with db.sessions() as session:
+        await session.execute(
+            update(Issue).where(Issue.number == "Q-2026-0004").values(status=IssueStatus.CLOSED)
+        )
+        assert "Q-2026-0004" in {hit.number for hit in await search_faq(session, "停电赔偿")}
+        assert knowledge._bases[db.engine.sync_engine] is shared
+        await session.rollback()
+    async with db.sessions() as session, session.begin():
+        # Another closing, unanswered, out of the base: the counter as the rolled back one left it.
+        await session.execute(
+            update(Issue).where(Issue.number == "Q-2026-0005").values(status=IssueStatus.CLOSED)
+        )
+    async with db.sessions() as session:
+        assert "Q-2026-0004" not in {hit.number for hit in await search_faq(session, "停电赔偿")}
+
+    # Written, read, committed: the base read inside is the one the next session uses.
+    async with db.sessions() as session, session.begin():
+        await session.execute(
+            update(Issue).where(Issue.number == "Q-2026-0004").values(status=IssueStatus.CLOSED)
+        )
+        await search_faq(session, "停电赔偿")
+        inside = session.info[knowledge._OWN]
+    assert knowledge._bases[db.engine.sync_engine] is inside
+    async with db.sessions() as session:
+        assert "Q-2026-0004" in {hit.number for hit in await search_faq(session, "停电赔偿")}
+    assert knowledge._bases[db.engine.sync_engine] is inside
