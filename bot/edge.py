@@ -15,6 +15,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from bot.group_commit import GroupCommit
 from models.clock import Clock
 from models.config import Settings
 from models.rules.permissions import Action, can
@@ -60,6 +61,10 @@ class Edge:
     desk: Desk
     dispatcher: OutboxDispatcher | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    turns: GroupCommit = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.turns = GroupCommit(self.sessions)
 
     def wake_outbox(self) -> None:
         if self.dispatcher is not None:
@@ -195,22 +200,9 @@ async def _in_transaction(
     handler: TurnHandler, update: Update, context: NodeContext, told: Any
 ) -> None:
     edge = context.edge
-    now = edge.clock.now()
-    async with edge.sessions() as session, session.begin():
-        message = update.message
-        first_time = await claim_update(
-            session,
-            now,
-            update.update_id,
-            message.chat_id if message else None,
-            message.message_id if message else None,
-        )
-        if first_time:
-            turn = Turn(update, context, session, now, *await _who(update, session, edge, now))
-            turn.told = told
-            await handler(turn)
+    turn = await edge.turns.run(functools.partial(_turn, handler, update, context, told))
     query = update.callback_query
-    if not first_time:
+    if turn is None:
         log.info("update %s was handled before; skipping it", update.update_id)
         if query is not None:
             # Handled before a restart, answered perhaps not: the button stops spinning now.
@@ -220,6 +212,28 @@ async def _in_transaction(
     edge.wake_outbox()
     if query is not None:
         await query.answer(plain(turn.callback_answer) if turn.callback_answer else None)
+
+
+async def _turn(
+    handler: TurnHandler, update: Update, context: NodeContext, told: Any, session: AsyncSession
+) -> Turn | None:
+    """Handle an update in the transaction given, or None if it was handled before."""
+    edge = context.edge
+    now = edge.clock.now()
+    message = update.message
+    first_time = await claim_update(
+        session,
+        now,
+        update.update_id,
+        message.chat_id if message else None,
+        message.message_id if message else None,
+    )
+    if not first_time:
+        return None
+    turn = Turn(update, context, session, now, *await _who(update, session, edge, now))
+    turn.told = told
+    await handler(turn)
+    return turn
 
 
 async def _who(

@@ -1,0 +1,111 @@
+"""Group commit (bot/group_commit.py): work waiting together shares a transaction, all or none."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.group_commit import GroupCommit
+from models.tables import Counter
+from tests.conftest import Database
+
+Work = Callable[[AsyncSession], Awaitable[str]]
+
+
+def _writing(name: str, sessions: list[AsyncSession], fail: bool = False) -> Work:
+    """Work that writes a counter named `name` and notes the session it was given."""
+
+    async def work(session: AsyncSession) -> str:
+        sessions.append(session)
+        session.add(Counter(name=name, value=1))
+        await session.flush()
+        if fail:
+            raise ValueError(name)
+        return name
+
+    return work
+
+
+async def _names(db: Database) -> set[str]:
+    async with db.sessions() as session:
+        return set((await session.scalars(select(Counter.name))).all())
+
+
+async def test_work_waiting_together_shares_one_transaction(db: Database) -> None:
+    commit = GroupCommit(db.sessions)
+    seen: list[AsyncSession] = []
+    results = await asyncio.gather(*(commit.run(_writing(f"w{k}", seen)) for k in range(5)))
+    assert results == ["w0", "w1", "w2", "w3", "w4"]
+    # The first found nobody writing and went alone; the four that came while it wrote, together.
+    assert seen[0] is not seen[1]
+    assert len({id(session) for session in seen[1:]}) == 1
+    assert await _names(db) == {"w0", "w1", "w2", "w3", "w4"}
+
+
+async def test_work_alone_has_a_transaction_of_its_own(db: Database) -> None:
+    commit = GroupCommit(db.sessions)
+    seen: list[AsyncSession] = []
+    for k in range(3):
+        await commit.run(_writing(f"w{k}", seen))
+    assert len({id(session) for session in seen}) == 3
+    assert await _names(db) == {"w0", "w1", "w2"}
+
+
+async def test_a_batch_holds_at_most_its_limit(db: Database) -> None:
+    commit = GroupCommit(db.sessions, limit=2)
+    seen: list[AsyncSession] = []
+    await asyncio.gather(*(commit.run(_writing(f"w{k}", seen)) for k in range(7)))
+    sizes = sorted(sum(1 for s in seen if s is session) for session in {*seen})
+    assert max(sizes) == 2 and sum(sizes) == 7
+    assert len(await _names(db)) == 7
+
+
+async def test_one_failure_costs_the_others_a_retry_not_their_outcome(db: Database) -> None:
+    commit = GroupCommit(db.sessions)
+    seen: list[AsyncSession] = []
+    results = await asyncio.gather(
+        commit.run(_writing("first", seen)),
+        commit.run(_writing("good", seen)),
+        commit.run(_writing("bad", seen, fail=True)),
+        commit.run(_writing("also good", seen)),
+        return_exceptions=True,
+    )
+    assert results[:2] == ["first", "good"] and results[3] == "also good"
+    assert isinstance(results[2], ValueError) and str(results[2]) == "bad"
+    # The batch stopped at the failure, was rolled back, and each of its three went again alone.
+    assert len(seen) == 1 + 2 + 3
+    assert await _names(db) == {"first", "good", "also good"}
+
+
+async def test_work_cut_off_with_its_caller_leaves_the_rest_to_be_written(db: Database) -> None:
+    commit = GroupCommit(db.sessions)
+    seen: list[AsyncSession] = []
+    gate, inside = asyncio.Event(), asyncio.Event()
+
+    async def holding(session: AsyncSession) -> str:
+        await gate.wait()
+        return "held"
+
+    async def stuck(session: AsyncSession) -> str:
+        session.add(Counter(name="stuck", value=1))
+        inside.set()
+        await asyncio.Event().wait()
+        return "never"
+
+    first = asyncio.create_task(commit.run(holding))
+    await asyncio.sleep(0.01)  # first holds the lock; the others line up behind it
+    leader = asyncio.create_task(commit.run(stuck))
+    followers = [asyncio.create_task(commit.run(_writing(f"w{k}", seen))) for k in range(3)]
+    await asyncio.sleep(0.01)
+    gate.set()
+    assert await first == "held"
+    await inside.wait()  # the leader writes stuck, w0, w1 and w2 together, stuck first
+    leader.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await leader
+    assert await asyncio.gather(*followers) == ["w0", "w1", "w2"]
+    assert await _names(db) == {"w0", "w1", "w2"}
