@@ -1,16 +1,19 @@
-"""Pieces every use case needs: audit entries, outbox messages, insert-if-absent."""
+"""Pieces every use case needs: audit entries, outbox messages, insert-if-absent, and the
+queries read once per transaction."""
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 from typing import Any, cast
 
-from sqlalchemy import Insert, Table, bindparam, event, insert, or_, select
+from sqlalchemy import Insert, Select, Table, bindparam, event, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
+from sqlalchemy.sql.util import find_tables
 
 from models.tables import AuditEntry, Base, Chat, OutboxFile, OutboxMessage, ServicePolicy
 
@@ -71,10 +74,70 @@ def _write_audit(session: Session) -> None:
         session.connection().execute(table_insert(AuditEntry), entries)
 
 
+async def read_mostly(
+    session: AsyncSession, statement: Select[Any], params: dict[str, Any] | None = None
+) -> list[Any]:
+    """`session.scalars(statement, params)` as a list, read once in a transaction until it
+    writes to a table the statement reads.
+
+    Updates handled together share a transaction (bot/group_commit.py); the routing rules, the
+    service policies and the chats every report reads are then read once for all of them. On
+    PostgreSQL a row another transaction commits meanwhile shows from the next transaction on,
+    as if those updates had come a moment earlier. `statement` is one built once (a module's).
+    """
+    memo: dict[tuple[int, tuple[Any, ...]], list[Any]] = session.info.setdefault(_MEMO, {})
+    key = (id(statement), tuple(sorted(params.items())) if params else ())
+    rows = memo.get(key)
+    if rows is None:
+        rows = memo[key] = list(await session.scalars(statement, params))
+        session.info.setdefault(_MEMO_TABLES, {})[key] = _tables_read(statement)
+    return list(rows)  # the caller's to change
+
+
+@functools.cache
+def _tables_read(statement: Select[Any]) -> frozenset[str]:
+    return frozenset(table.name for table in find_tables(statement, include_joins=True))
+
+
+def has_written(session: AsyncSession | Session) -> bool:
+    """Whether the session's transaction has written anything yet (audit entries aside)."""
+    return bool(session.info.get(_WRITTEN))
+
+
+def _wrote(session: Session, tables: set[str]) -> None:
+    session.info.setdefault(_WRITTEN, set()).update(tables)
+    read = session.info.get(_MEMO_TABLES)
+    if read:
+        for key in [key for key, names in read.items() if names & tables]:
+            del read[key], session.info[_MEMO][key]
+
+
+_MEMO = "nodedesk.memo"  # Session.info: what `read_mostly` read, by statement and parameters
+_MEMO_TABLES = "nodedesk.memo.tables"  # … and the tables each entry read
+_WRITTEN = "nodedesk.written"  # the tables this transaction wrote
+
+
+@event.listens_for(Session, "after_flush")
+def _flushed(session: Session, _: UOWTransaction) -> None:
+    # Still the flush's own lists here: what it has just written.
+    written = chain(session.new, session.dirty, session.deleted)
+    _wrote(session, {type(row).__table__.name for row in written})
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _executed(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        _wrote(state.session, {state.statement.table.name})  # type: ignore[attr-defined]
+
+
 @event.listens_for(Session, "after_transaction_end")
-def _forget_audit(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:  # rolled back (a commit took them already)
-        session.info.pop(_AUDIT, None)
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    # A savepoint rolled back may have undone writes read since: read again after any end.
+    session.info.pop(_MEMO, None)
+    session.info.pop(_MEMO_TABLES, None)
+    if transaction.parent is None:
+        session.info.pop(_WRITTEN, None)
+        session.info.pop(_AUDIT, None)  # rolled back (a commit took them already)
 
 
 @dataclass(frozen=True)
@@ -135,8 +198,8 @@ async def service_policy(
     session: AsyncSession, category: str | None, priority: str
 ) -> ServicePolicy | None:
     """The category's service policy for this priority, else the default row (no category)."""
-    rows = list(await session.scalars(_POLICIES, {"priority": priority, "category": category}))
-    rows.sort(key=lambda row: row.category is None)
+    rows = await read_mostly(session, _POLICIES, {"priority": priority, "category": category})
+    rows = sorted(rows, key=lambda row: row.category is None)
     return rows[0] if rows else None
 
 

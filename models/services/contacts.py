@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.rules.permissions import Role
-from models.services.common import audit, insert_ignoring_conflicts
+from models.services.common import audit, insert_ignoring_conflicts, read_mostly
 from models.tables import Chat, ChatPurpose, Person, PersonRole
 
 
@@ -89,7 +89,8 @@ async def _person(
 
 async def chat_of(session: AsyncSession, now: datetime, ref: ChatRef) -> Chat:
     """The chat row for a Telegram chat, created when the bot first hears from it."""
-    found = await session.scalar(_CHAT, {"telegram_id": ref.telegram_id})
+    rows = await read_mostly(session, _CHAT, {"telegram_id": ref.telegram_id})
+    found = rows[0] if rows else None
     if found is None:
         purpose = ChatPurpose.PRIVATE if ref.kind == "private" else ChatPurpose.UNBOUND
         found = await _first_seen(

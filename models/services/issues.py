@@ -22,7 +22,14 @@ from models.rules.routing import Rule, issue_number, parse_issue_number, route
 from models.rules.worktime import OfficeHours
 from models.services import deadlines
 from models.services.broadcasts import broadcast_answer
-from models.services.common import audit, dialect_insert, enqueue, service_policy, table_insert
+from models.services.common import (
+    audit,
+    dialect_insert,
+    enqueue,
+    read_mostly,
+    service_policy,
+    table_insert,
+)
 from models.services.contacts import Contact
 from models.services.dialogues import ask
 from models.tables import (
@@ -432,7 +439,7 @@ _RULES = select(RoutingRule).order_by(RoutingRule.id)
 
 async def _place(session: AsyncSession, desk: Desk, issue: Issue) -> _Placement:
     """Route a new issue, not yet written, and set its limits from its category's policy."""
-    rows = await session.scalars(_RULES)
+    rows = await read_mostly(session, _RULES)
     rules = [
         Rule(
             r.id,
@@ -1420,10 +1427,10 @@ _OFFICIALS_CHATS = (
 async def _department_chats(session: AsyncSession, department_id: int) -> list[Chat]:
     """The department's working chat, or else its officials' private chats."""
     chosen = {"department_id": department_id}
-    working = list(await session.scalars(_WORKING_CHATS, chosen))
+    working = await read_mostly(session, _WORKING_CHATS, chosen)
     if working:
         return working
-    return list(await session.scalars(_OFFICIALS_CHATS, chosen))
+    return await read_mostly(session, _OFFICIALS_CHATS, chosen)
 
 
 async def _coordinator_chats(session: AsyncSession) -> list[Chat]:

@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, Engine, event, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
+from sqlalchemy.orm import Session, SessionTransaction
 
 from models.rules.similarity import SIMILAR_THRESHOLD, KnowledgeIndex, Match
+from models.services.common import has_written
 from models.tables import Counter, Department, Issue, IssueStatus, Person
 
 
@@ -104,7 +105,7 @@ async def _current(session: AsyncSession) -> _Base:
             for id_, text, answer, industry, general in rows
         ]
         base = _Base(mark, entries)
-        if session.info.get(_WROTE):
+        if has_written(session):
             # It may hold this transaction's own writes (updates handled together share one,
             # bot/group_commit.py), which a rollback undoes: other sessions get it at commit.
             session.info[_OWN] = base
@@ -113,19 +114,7 @@ async def _current(session: AsyncSession) -> _Base:
     return base
 
 
-_WROTE = "nodedesk.wrote"  # this transaction has written (Session.info)
-_OWN = "nodedesk.knowledge"  # the base read after it wrote, shared when it commits
-
-
-@event.listens_for(Session, "after_flush")
-def _flushed(session: Session, _: UOWTransaction) -> None:
-    session.info[_WROTE] = True
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _executed(state: ORMExecuteState) -> None:
-    if state.is_insert or state.is_update or state.is_delete:
-        state.session.info[_WROTE] = True
+_OWN = "nodedesk.knowledge"  # a base read after its transaction wrote (Session.info)
 
 
 @event.listens_for(Session, "after_commit")
@@ -139,7 +128,6 @@ def _share(session: Session) -> None:
 def _forget(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         session.info.pop(_OWN, None)
-        session.info.pop(_WROTE, None)
 
 
 async def _hits(session: AsyncSession, matches: list[Match]) -> list[FaqHit]:

@@ -1,4 +1,5 @@
-"""Group commit (bot/group_commit.py): work waiting together shares a transaction, all or none."""
+"""Group commit (bot/group_commit.py): work waiting together shares a transaction, all or none;
+what each update reads of the county's set-up is read once in it (common.read_mostly)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.group_commit import GroupCommit
-from models.tables import Counter
+from models.clock import FrozenClock
+from models.services.contacts import ChatRef, chat_of
+from models.services.intake import claim_update
+from models.tables import Chat, Counter
 from tests.conftest import Database
 
 Work = Callable[[AsyncSession], Awaitable[str]]
@@ -109,3 +113,37 @@ async def test_work_cut_off_with_its_caller_leaves_the_rest_to_be_written(db: Da
         await leader
     assert await asyncio.gather(*followers) == ["w0", "w1", "w2"]
     assert await _names(db) == {"w0", "w1", "w2"}
+
+
+async def test_what_every_update_reads_is_read_once_until_the_transaction_writes_its_table(
+    db: Database, clock: FrozenClock
+) -> None:
+    statements: list[str] = []
+    event.listen(
+        db.engine.sync_engine,
+        "before_cursor_execute",
+        lambda *args: statements.append(args[2].split()[0]),
+    )
+    reads = lambda: statements.count("SELECT")  # noqa: E731
+    group = ChatRef(-100, "supergroup", "医药企业群")
+    async with db.sessions() as session, session.begin():
+        made = await chat_of(session, clock.now(), group)  # written: its reads go
+        assert await chat_of(session, clock.now(), group) is made
+        first = reads()
+        assert await chat_of(session, clock.now(), group) is made
+        assert reads() == first  # read once
+        # Writing another table leaves it be; writing its own reads it again, and sees the write.
+        await claim_update(session, clock.now(), 1)
+        await chat_of(session, clock.now(), group)
+        assert reads() == first
+        await session.execute(update(Chat).values(title="改名"))
+        assert (await chat_of(session, clock.now(), ChatRef(-100, "supergroup"))).title == "改名"
+        assert reads() == first + 1
+        # Changed through the ORM, flushed: read again too.
+        made.industry = "医药"
+        await session.flush()
+        await chat_of(session, clock.now(), ChatRef(-100, "supergroup"))
+        assert reads() == first + 2
+    async with db.sessions() as session, session.begin():
+        await chat_of(session, clock.now(), ChatRef(-100, "supergroup"))
+        assert reads() == first + 3  # a new transaction reads again
