@@ -12,10 +12,25 @@ from typing import Any, cast
 from sqlalchemy import Insert, Select, Table, bindparam, event, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
+from sqlalchemy.orm import (
+    ORMExecuteState,
+    QueryContext,
+    Session,
+    SessionTransaction,
+    UOWTransaction,
+)
 from sqlalchemy.sql.util import find_tables
 
-from models.tables import AuditEntry, Base, Chat, OutboxFile, OutboxMessage, ServicePolicy
+from models.tables import (
+    AuditEntry,
+    Base,
+    Chat,
+    Department,
+    Firm,
+    OutboxFile,
+    OutboxMessage,
+    ServicePolicy,
+)
 
 
 @dataclass(frozen=True)
@@ -130,12 +145,26 @@ def _executed(state: ORMExecuteState) -> None:
         _wrote(state.session, {state.statement.table.name})  # type: ignore[attr-defined]
 
 
+@event.listens_for(Department, "load")
+@event.listens_for(Firm, "load")
+def _keep(row: Department | Firm, context: QueryContext) -> None:
+    """The session's identity map holds its rows weakly: a department or firm one update read
+    would be gone, and read again, by the next update of the batch. Kept until the end."""
+    context.session.info.setdefault(_KEPT, []).append(row)
+
+
+_KEPT = "nodedesk.kept"
+
+
 @event.listens_for(Session, "after_transaction_end")
 def _forget(session: Session, transaction: SessionTransaction) -> None:
-    # A savepoint rolled back may have undone writes read since: read again after any end.
-    session.info.pop(_MEMO, None)
-    session.info.pop(_MEMO_TABLES, None)
+    # Each flush ends a transaction of its own inside the session's: not those. A savepoint
+    # rolled back may have undone writes read since: after it, everything is read again.
+    if transaction.parent is None or transaction.nested:
+        session.info.pop(_MEMO, None)
+        session.info.pop(_MEMO_TABLES, None)
     if transaction.parent is None:
+        session.info.pop(_KEPT, None)
         session.info.pop(_WRITTEN, None)
         session.info.pop(_AUDIT, None)  # rolled back (a commit took them already)
 

@@ -4,6 +4,7 @@ what each update reads of the county's set-up is read once in it (common.read_mo
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -14,7 +15,7 @@ from bot.group_commit import GroupCommit
 from models.clock import FrozenClock
 from models.services.contacts import ChatRef, chat_of
 from models.services.intake import claim_update
-from models.tables import Chat, Counter
+from models.tables import Chat, Counter, Department
 from tests.conftest import Database
 
 Work = Callable[[AsyncSession], Awaitable[str]]
@@ -132,8 +133,11 @@ async def test_what_every_update_reads_is_read_once_until_the_transaction_writes
         first = reads()
         assert await chat_of(session, clock.now(), group) is made
         assert reads() == first  # read once
-        # Writing another table leaves it be; writing its own reads it again, and sees the write.
+        # Writing another table leaves it be, by statement or by the ORM's flush; writing its
+        # own reads it again, and sees the write.
         await claim_update(session, clock.now(), 1)
+        session.add(Counter(name="other", value=1))
+        await session.flush()
         await chat_of(session, clock.now(), group)
         assert reads() == first
         await session.execute(update(Chat).values(title="改名"))
@@ -147,3 +151,24 @@ async def test_what_every_update_reads_is_read_once_until_the_transaction_writes
     async with db.sessions() as session, session.begin():
         await chat_of(session, clock.now(), ChatRef(-100, "supergroup"))
         assert reads() == first + 3  # a new transaction reads again
+
+
+async def test_a_department_read_once_stays_for_the_rest_of_the_transaction(
+    db: Database, clock: FrozenClock
+) -> None:
+    """The identity map holds rows weakly: without a hold, the next update of a batch would read
+    the department the last one read, again."""
+    async with db.sessions() as session, session.begin():
+        session.add(Department(name="县供电公司", created_at=clock.now()))
+    statements: list[str] = []
+    event.listen(
+        db.engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2])
+    )
+    async with db.sessions() as session, session.begin():
+        assert (await session.get(Department, 1)) is not None
+        gc.collect()
+        assert (await session.get(Department, 1)) is not None
+        assert len([s for s in statements if "FROM departments" in s]) == 1
+    async with db.sessions() as session, session.begin():
+        await session.get(Department, 1)
+        assert len([s for s in statements if "FROM departments" in s]) == 2
