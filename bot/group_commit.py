@@ -32,6 +32,9 @@ class GroupCommit:
         self._limit = limit
         self._lock = asyncio.Lock()
         self._waiting: list[tuple[Work, asyncio.Future[Any]]] = []
+        # Written so far, rolled back ones aside: their ratio is the mean batch.
+        self.transactions = 0
+        self.updates = 0
 
     async def run(self, work: Work) -> Any:
         """`work(session)` done and committed, with whatever updates wait beside it."""
@@ -70,6 +73,7 @@ class GroupCommit:
             else:
                 for (_, future), result in zip(batch, results, strict=True):
                     future.set_result(result)
+                self._count(len(batch))
                 return
         for work, future in batch:
             try:
@@ -79,3 +83,8 @@ class GroupCommit:
                 future.set_exception(exc)
             else:
                 future.set_result(result)
+                self._count(1)
+
+    def _count(self, updates: int) -> None:
+        self.transactions += 1
+        self.updates += updates

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from models.tables import Chat, Issue, IssueAttachment
+from models.tables import Chat, Issue, IssueAttachment, IssueCard
 from tests.e2e.conftest import Line, bound, report
 
 
@@ -257,3 +257,37 @@ async def test_a_photo_captioned_report_is_filed_with_the_photo(line: Line) -> N
         assert issue is not None and issue.text == "变压器冒烟，照片如图"
         attached = list(await session.scalars(select(IssueAttachment)))
     assert [(a.issue_id, a.kind) for a in attached] == [(issue.id, "photo")]
+
+
+async def test_reports_that_come_together_share_transactions_and_each_is_filed_once(
+    line: Line,
+) -> None:
+    """Group commit through Telegram: a burst of reports, several to a transaction."""
+    stack = line.stack
+    await bound(line)
+    turns = stack.edge.turns
+    before = turns.transactions, turns.updates
+    cursor = await stack.control.cursor()
+    sent = await asyncio.gather(
+        *(
+            stack.control.send_text(
+                line.group, f"#问题 {k} 号厂房停电，影响生产", from_user_id=line.uid("owner")
+            )
+            for k in range(12)
+        )
+    )
+    await stack.quiet()
+    transactions, updates = turns.transactions - before[0], turns.updates - before[1]
+    assert updates >= 12 and transactions < updates  # some shared one
+    async with stack.db.sessions() as session:
+        issues = list(await session.execute(select(Issue.number, Issue.origin_message_id)))
+        cards = list(await session.scalars(select(IssueCard.issue_id)))
+    assert sorted(number for number, _ in issues) == [f"Q-2026-{n:04d}" for n in range(1, 13)]
+    assert sorted(message for _, message in issues) == sorted(m["message_id"] for m in sent)
+    # Each issue's card in the group, as a reply to its report; three cards each (the group's and
+    # the power company's two officials').
+    replies = [
+        m for m in await stack.control.messages(line.group, after=cursor) if m["from"]["is_bot"]
+    ]
+    assert sorted(m["reply_to"] for m in replies) == sorted(m["message_id"] for m in sent)
+    assert len(cards) == 12 * 3
