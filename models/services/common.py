@@ -100,13 +100,12 @@ async def read_mostly(
     PostgreSQL a row another transaction commits meanwhile shows from the next transaction on,
     as if those updates had come a moment earlier. `statement` is one built once (a module's).
     """
-    memo: dict[tuple[int, tuple[Any, ...]], list[Any]] = session.info.setdefault(_MEMO, {})
+    memo: dict[tuple[int, tuple[Any, ...]], tuple[frozenset[str], list[Any]]]
+    memo = session.info.setdefault(_MEMO, {})
     key = (id(statement), tuple(sorted(params.items())) if params else ())
-    rows = memo.get(key)
-    if rows is None:
-        rows = memo[key] = list(await session.scalars(statement, params))
-        session.info.setdefault(_MEMO_TABLES, {})[key] = _tables_read(statement)
-    return list(rows)  # the caller's to change
+    if key not in memo:
+        memo[key] = (_tables_read(statement), list(await session.scalars(statement, params)))
+    return list(memo[key][1])  # the caller's to change
 
 
 @functools.cache
@@ -120,16 +119,16 @@ def has_written(session: AsyncSession | Session) -> bool:
 
 
 def _wrote(session: Session, tables: set[str]) -> None:
-    session.info.setdefault(_WRITTEN, set()).update(tables)
-    read = session.info.get(_MEMO_TABLES)
-    if read:
-        for key in [key for key, names in read.items() if names & tables]:
-            del read[key], session.info[_MEMO][key]
+    session.info[_WRITTEN] = True
+    memo = session.info.get(_MEMO)
+    if memo:
+        for key in [key for key, (read, _) in memo.items() if read & tables]:
+            del memo[key]
 
 
-_MEMO = "nodedesk.memo"  # Session.info: what `read_mostly` read, by statement and parameters
-_MEMO_TABLES = "nodedesk.memo.tables"  # … and the tables each entry read
-_WRITTEN = "nodedesk.written"  # the tables this transaction wrote
+# Session.info: what `read_mostly` read (the tables and the rows, by statement and parameters)
+_MEMO = "nodedesk.memo"
+_WRITTEN = "nodedesk.written"  # whether this transaction has written
 
 
 @event.listens_for(Session, "after_flush")
@@ -162,7 +161,6 @@ def _forget(session: Session, transaction: SessionTransaction) -> None:
     # rolled back may have undone writes read since: after it, everything is read again.
     if transaction.parent is None or transaction.nested:
         session.info.pop(_MEMO, None)
-        session.info.pop(_MEMO_TABLES, None)
     if transaction.parent is None:
         session.info.pop(_KEPT, None)
         session.info.pop(_WRITTEN, None)
