@@ -308,6 +308,7 @@ async def serve(application: NodeApplication) -> None:
         port=edge.settings.listen_port,
         log_level="warning",
         lifespan="off",
+        http="httptools",
     )
     async with running(application):
         await _WebServer(config).serve()

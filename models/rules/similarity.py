@@ -24,6 +24,7 @@ from dataclasses import dataclass
 # missed one only files the report as usual: there it gives precision 0.92 and recall 0.60,
 # where 0.50 would give 0.90 and 0.71 with no margin (bench/similarity.py prints the curve).
 SIMILAR_THRESHOLD = 0.55
+_ROUNDING = 1.0 - 1e-9  # a ceiling summed in another order may round below the score it bounds
 
 # Politeness, pronouns, question words and particles that every report carries: they say
 # nothing about the problem, and they would make unrelated reports look alike. Matched
@@ -300,6 +301,9 @@ class KnowledgeIndex:
         self._postings: dict[str, dict[int, float]] = {}
         self._idf: dict[str, float] = {}
         self._norms: dict[int, float] = {}
+        # Per term, the most any document's unit vector holds of it (times its idf): the
+        # ceiling of what that term can add to a cosine, for `search`'s at_least.
+        self._peaks: dict[str, float] = {}
         self._stale = False
         for doc_id, text in documents:
             self.add(doc_id, text)
@@ -336,8 +340,9 @@ class KnowledgeIndex:
         self._refresh()
         return self._idf.get(term, self._unseen_idf)
 
-    def search(self, query: str, limit: int = 5) -> list[Match]:
-        """The documents most like `query`, best first, at most `limit` of them.
+    def search(self, query: str, limit: int = 5, at_least: float = 0.0) -> list[Match]:
+        """The documents most like `query`, best first, at most `limit` of them, none scoring
+        below `at_least`.
 
         A document must share a word, a pair of characters or a vocabulary term with the
         query, when any of the query's is indexed; otherwise two characters (one for a
@@ -350,6 +355,10 @@ class KnowledgeIndex:
         vector = self._vector(_term_weights(query))
         query_norm = _norm(vector)
         if query_norm == 0.0:
+            return []
+        if at_least > 0.0 and self._ceiling(vector) < at_least * query_norm * _ROUNDING:
+            # No document can score enough: the postings need not be walked. Most reports
+            # are like no answered problem, and this is what their search costs.
             return []
         singles = {term: weight for term, weight in vector.items() if len(term) == 1}
         anchors = {
@@ -380,10 +389,16 @@ class KnowledgeIndex:
         best = heapq.nsmallest(
             limit, scores.items(), key=lambda item: (-item[1] / self._norms[item[0]], item[0])
         )
-        return [
+        matches = (
             Match(doc_id, min(1.0, score / (query_norm * self._norms[doc_id])))
             for doc_id, score in best
-        ]
+        )
+        return [match for match in matches if match.score >= at_least]
+
+    def _ceiling(self, vector: dict[str, float]) -> float:
+        """At least the dot product of `vector` with any document's unit vector."""
+        peaks = self._peaks
+        return sum(weight * peaks.get(term, 0.0) for term, weight in vector.items())
 
     def _dot_products(
         self, vector: dict[str, float], count_shared: bool
@@ -430,6 +445,11 @@ class KnowledgeIndex:
         self._norms = {
             doc_id: math.sqrt(sum((weight * idf[term]) ** 2 for term, weight in weights.items()))
             for doc_id, weights in self._docs.items()
+        }
+        norms = self._norms
+        self._peaks = {
+            term: idf[term] * max(weight / norms[doc_id] for doc_id, weight in posting.items())
+            for term, posting in self._postings.items()
         }
         self._stale = False
 

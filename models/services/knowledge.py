@@ -168,8 +168,8 @@ async def find_similar_answered(
         return None
     index = (await _current(session)).index("question", industry)
     # search() scores by the same idf-weighted cosine as similar(text, question, index).
-    best = index.search(text, limit=1)
-    if not best or best[0].score < SIMILAR_THRESHOLD:
+    best = index.search(text, limit=1, at_least=SIMILAR_THRESHOLD)
+    if not best:
         return None
     (hit,) = await _hits(session, best)
     return hit

@@ -186,6 +186,32 @@ def test_a_search_score_is_the_similarity_of_query_and_document() -> None:
         assert match.score == pytest.approx(similar(query, ANSWERED[match.id], index))
 
 
+def test_at_least_drops_only_what_scores_below_it() -> None:
+    index = _corpus()
+    for a, b, _ in _labelled()[:200]:
+        for query in (a, b):
+            for at_least in (0.2, SIMILAR_THRESHOLD, 0.8):
+                every = index.search(query, limit=3)
+                assert index.search(query, limit=3, at_least=at_least) == [
+                    m for m in every if m.score >= at_least
+                ]
+
+
+def test_a_query_like_nothing_is_answered_without_walking_the_postings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    index = _corpus()
+    query = "航天发射场的火箭燃料储存问题"
+    assert index.search(query, limit=1)  # it shares characters with some documents
+    index.search(query, limit=1, at_least=SIMILAR_THRESHOLD)  # refreshed before the patch
+
+    def walked(*_: object, **__: object) -> None:
+        raise AssertionError("the postings were walked")
+
+    monkeypatch.setattr(index, "_dot_products", walked)
+    assert index.search(query, limit=1, at_least=SIMILAR_THRESHOLD) == []
+
+
 def test_equal_scores_keep_the_older_document_first() -> None:
     index = KnowledgeIndex([(9, "经常停电"), (3, "经常停电")])
     score = index.search("停电")[0].score
