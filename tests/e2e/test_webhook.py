@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from datetime import UTC, datetime
 
 import httpx
 import uvicorn
 
-from bot.app import WEBHOOK_PATH, build_application, running, web_app
+from bot.app import (
+    GC_THRESHOLDS,
+    WEBHOOK_PATH,
+    _collect_less,
+    build_application,
+    running,
+    web_app,
+)
 from models.clock import MovableClock
 from models.tables import ProcessedUpdate
 from sandbox import Sandbox
@@ -108,3 +116,15 @@ async def test_polling_mode_serves_health_but_no_webhook(db: Database) -> None:
             assert (await http.get("/healthz")).json() == {"ok": True, "mode": "polling"}
             assert (await http.post(WEBHOOK_PATH, json={})).status_code == 404
         await application.bot_data["edge"].engine.dispose()
+
+
+def test_once_serving_the_bot_collects_garbage_less_often() -> None:
+    before = gc.get_threshold()
+    try:
+        _collect_less()
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert GC_THRESHOLDS[0] > before[0]
+        assert gc.get_freeze_count() > 0  # what start-up loaded is no longer walked
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
