@@ -67,7 +67,9 @@ def audit(
     one statement without the ORM, they cost less than mapped objects, which the ORM inserted one
     statement each to read their ids back. Nothing reads the log inside the transaction writing it.
     """
-    session.info.setdefault(_AUDIT, []).append(
+    write_at_commit(
+        session,
+        AuditEntry,
         {
             "at": now,
             "actor_id": actor_id,
@@ -75,18 +77,36 @@ def audit(
             "subject_type": subject_type,
             "subject_id": subject_id,
             "detail": detail,
-        }
+        },
     )
 
 
-_AUDIT = "nodedesk.audit"  # the session's entries to write at commit (Session.info)
+def write_at_commit(
+    session: AsyncSession | Session, entity: type[Base], row: dict[str, Any]
+) -> None:
+    """Insert `row` into `entity`'s table when the session commits, in one statement with the
+    other rows of that table waiting so (over a batch of updates, one for them all).
+
+    For rows nothing reads in the transaction writing them, or whose readers call `write_waiting`
+    first. Gone with the transaction, if it rolls back.
+    """
+    waiting: dict[type[Base], list[dict[str, Any]]] = session.info.setdefault(_AT_COMMIT, {})
+    waiting.setdefault(entity, []).append(row)
+
+
+async def write_waiting(session: AsyncSession) -> None:
+    """Insert now the rows `write_at_commit` holds, for a reader of their tables."""
+    if session.info.get(_AT_COMMIT):
+        await session.run_sync(_write_waiting)
+
+
+_AT_COMMIT = "nodedesk.at_commit"  # the rows to insert at commit, by table (Session.info)
 
 
 @event.listens_for(Session, "before_commit")
-def _write_audit(session: Session) -> None:
-    entries = session.info.pop(_AUDIT, None)
-    if entries:
-        session.connection().execute(table_insert(AuditEntry), entries)
+def _write_waiting(session: Session) -> None:
+    for entity, rows in session.info.pop(_AT_COMMIT, {}).items():
+        session.connection().execute(table_insert(entity), rows)
 
 
 async def read_mostly(
@@ -164,7 +184,7 @@ def _forget(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         session.info.pop(_KEPT, None)
         session.info.pop(_WRITTEN, None)
-        session.info.pop(_AUDIT, None)  # rolled back (a commit took them already)
+        session.info.pop(_AT_COMMIT, None)  # rolled back (a commit took them already)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ from models.services.common import (
     enqueue,
     read_mostly,
     service_policy,
-    table_insert,
+    write_at_commit,
+    write_waiting,
 )
 from models.services.contacts import Contact
 from models.services.dialogues import ask
@@ -1261,9 +1262,10 @@ async def _post_card(
         reply_to_message_id=reply_to,
     )
     assert outbox_id is not None
-    # Written at once without the ORM (see `common.table_insert`): two of them in every report.
-    await session.execute(
-        table_insert(IssueCard),
+    # Two in every report: written at commit, together (`refresh_cards` writes them first).
+    write_at_commit(
+        session,
+        IssueCard,
         {
             "issue_id": issue.id,
             "chat_id": chat.id,
@@ -1277,6 +1279,7 @@ async def _post_card(
 async def refresh_cards(session: AsyncSession, now: datetime, desk: Desk, issue: Issue) -> int:
     """Edit every card of the issue in place, so each chat always sees the truth."""
     params = await card_params(session, desk, issue)
+    await write_waiting(session)  # cards posted in this transaction
     cards = list(await session.scalars(select(IssueCard).where(IssueCard.issue_id == issue.id)))
     for card in cards:
         chat = await session.get(Chat, card.chat_id)

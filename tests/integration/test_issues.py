@@ -188,6 +188,25 @@ async def test_two_officials_pressing_claim_at_once_exactly_one_wins(
     assert [n.chat_id for n in notices] == [county.chats[county.owner.telegram_id].id]
 
 
+async def test_a_claim_in_the_transaction_that_filed_the_issue_edits_its_cards(
+    db: Database, clock: FrozenClock, county: County
+) -> None:
+    # Updates handled together share a transaction (bot/group_commit.py); the cards a report
+    # posts are written at its commit, and a claim before it must still find them.
+    async with db.sessions() as session, session.begin():
+        who = await county.in_group(session, county.owner)
+        report = Report(text="厂区经常停电，影响生产", chat=who.chat, reporter=who, message_id=500)
+        filed = await issues.report_issue(session, clock.now(), DESK, report)
+        assert filed.issue is not None
+        official = await county.contact(session, county.electrician)
+        assert (await issues.claim_issue(session, clock.now(), DESK, official, filed.issue.id)).ok
+    cards = await _outbox(db, "issue_card")
+    posted = [card.id for card in cards if card.edit_of_id is None]
+    edited = [card.edit_of_id for card in cards if card.edit_of_id is not None]
+    assert len(posted) == 3  # in the group, and in the lead department's two chats
+    assert sorted(edited) == posted
+
+
 async def test_only_the_lead_departments_officials_may_claim(
     db: Database, clock: FrozenClock, county: County
 ) -> None:
