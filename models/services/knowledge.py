@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass, field
+from itertools import chain
 
 from sqlalchemy import ColumnElement, Engine, event, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
 
 from models.rules.similarity import SIMILAR_THRESHOLD, KnowledgeIndex, Match
 from models.services.common import has_written
@@ -89,9 +90,7 @@ def _in_knowledge_base() -> ColumnElement[bool]:
 
 async def _current(session: AsyncSession) -> _Base:
     """The knowledge base as this session sees it, read again only if it changed."""
-    # Counted by the database's triggers on issues (migration 0005): one row to read, however
-    # many issues are closed.
-    mark = await session.scalar(_VERSION) or 0
+    mark = await _mark(session)
     engine = session.get_bind().engine
     base = session.info.get(_OWN) or _bases.get(engine)
     if base is None or base.mark != mark:
@@ -114,7 +113,36 @@ async def _current(session: AsyncSession) -> _Base:
     return base
 
 
+async def _mark(session: AsyncSession) -> int:
+    """The knowledge base's version, read once in a transaction until it writes issues.
+
+    Counted by the database's triggers on issues (migration 0005): one row to read, however many
+    issues are closed. A report reads it, and the reports of a batch share a transaction
+    (bot/group_commit.py); a new issue, not closed, does not move it. On PostgreSQL a change
+    another transaction commits meanwhile shows from the next transaction on.
+    """
+    mark = session.info.get(_MARK)
+    if mark is None:
+        mark = session.info[_MARK] = await session.scalar(_VERSION) or 0
+    return int(mark)
+
+
+@event.listens_for(Session, "after_flush")
+def _flushed(session: Session, _: UOWTransaction) -> None:
+    closed = any(isinstance(row, Issue) and row.status == IssueStatus.CLOSED for row in session.new)
+    if closed or any(isinstance(row, Issue) for row in chain(session.dirty, session.deleted)):
+        session.info.pop(_MARK, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _executed(state: ORMExecuteState) -> None:
+    writes = state.is_insert or state.is_update or state.is_delete
+    if writes and state.statement.table.name == Issue.__tablename__:  # type: ignore[attr-defined]
+        state.session.info.pop(_MARK, None)
+
+
 _OWN = "nodedesk.knowledge"  # a base read after its transaction wrote (Session.info)
+_MARK = "nodedesk.knowledge_mark"  # the version this transaction read (Session.info)
 
 
 @event.listens_for(Session, "after_commit")
@@ -128,6 +156,8 @@ def _share(session: Session) -> None:
 def _forget(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         session.info.pop(_OWN, None)
+    if transaction.parent is None or transaction.nested:
+        session.info.pop(_MARK, None)
 
 
 async def _hits(session: AsyncSession, matches: list[Match]) -> list[FaqHit]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from itertools import pairwise
 
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.clock import FrozenClock
@@ -203,6 +203,54 @@ async def test_the_index_is_kept_between_reports_and_read_again_when_the_base_ch
         )
     async with db.sessions() as session:
         assert "Q-2026-0004" in {hit.number for hit in await search_faq(session, "停电赔偿")}
+
+
+async def test_the_version_is_read_once_in_a_transaction_until_it_writes_issues(
+    db: Database, clock: FrozenClock
+) -> None:
+    """Reports handled together share a transaction: one read of the counter serves them all,
+    as long as what the transaction writes cannot have moved it."""
+    town = await _filled(db, clock)
+    statements: list[str] = []
+
+    def executed(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    def versions_read() -> int:
+        return len([s for s in statements if "FROM counters" in s])
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", executed)
+    try:
+        async with db.sessions() as session, session.begin():
+            await find_similar_answered(session, POWER, "医药")
+            await find_similar_answered(session, LOAN, "医药")
+            assert versions_read() == 1
+            # A new report, not closed: the base cannot have changed.
+            opened = closed_issue(
+                town, clock.now(), "Q-2026-0010", "锅炉年检", None, status=IssueStatus.NEW
+            )
+            session.add(opened)
+            await session.flush()
+            await find_similar_answered(session, POWER, "医药")
+            assert versions_read() == 1
+            # Closing one may have: read again, and the base with it.
+            await session.execute(
+                update(Issue).where(Issue.number == "Q-2026-0004").values(status=IssueStatus.CLOSED)
+            )
+            found = {hit.number for hit in await search_faq(session, "停电赔偿")}
+            assert "Q-2026-0004" in found
+            assert versions_read() == 2
+            # So may a change to an issue through the ORM.
+            opened.status = IssueStatus.CLOSED
+            opened.answer = "特检院本周上门检验"
+            await session.flush()
+            assert [hit.number for hit in await search_faq(session, "锅炉 年检")] == ["Q-2026-0010"]
+            assert versions_read() == 3
+        async with db.sessions() as session, session.begin():
+            await find_similar_answered(session, POWER, "医药")
+            assert versions_read() == 4  # and in the next transaction
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", executed)
 
 
 async def test_a_base_read_after_its_transaction_wrote_is_shared_only_if_it_commits(
