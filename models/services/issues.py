@@ -11,11 +11,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Insert, bindparam, or_, select, update
+from sqlalchemy import Insert, Table, bindparam, event, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
 
 from models.rules.permissions import Action, Role, can
 from models.rules.routing import Rule, issue_number, parse_issue_number, route
@@ -380,12 +381,41 @@ def _counting(dialect: str) -> Insert:
 
 async def _next_number(session: AsyncSession, now: datetime, desk: Desk) -> str:
     year = now.astimezone(desk.zone).year
+    name = f"issue:{year}"
     # The year's first report makes the row; the next ones count on it, holding its write lock
-    # until they commit, so two reports never get the same number.
-    statement = _counting(session.get_bind().dialect.name)
-    value = await session.scalar(statement, {"counter": f"issue:{year}"})
-    assert value is not None
-    return issue_number(year, value)
+    # until they commit, so two reports never get the same number. Holding it, a transaction
+    # counts its further reports itself (reports handled together share one,
+    # bot/group_commit.py), and writes where it got to when it commits.
+    taken: dict[str, list[int]] = session.info.setdefault(_NUMBERS, {})
+    if name in taken:
+        taken[name][1] += 1
+    else:
+        statement = _counting(session.get_bind().dialect.name)
+        value = await session.scalar(statement, {"counter": name})
+        assert value is not None
+        taken[name] = [value, value]
+    return issue_number(year, taken[name][1])
+
+
+_NUMBERS = "nodedesk.numbers"  # per counter, the first and last number taken (Session.info)
+_COUNTERS = cast(Table, Counter.__table__)
+_COUNTED = (
+    _COUNTERS.update().where(_COUNTERS.c.name == bindparam("counter")).values(value=bindparam("to"))
+)
+
+
+@event.listens_for(Session, "before_commit")
+def _write_numbers(session: Session) -> None:
+    for name, (first, last) in session.info.pop(_NUMBERS, {}).items():
+        if last != first:
+            session.connection().execute(_COUNTED, {"counter": name, "to": last})
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_numbers(session: Session, transaction: SessionTransaction) -> None:
+    # Only the transaction's own end: a savepoint rolled back leaves a gap, never a number twice.
+    if transaction.parent is None:
+        session.info.pop(_NUMBERS, None)
 
 
 async def _attach(

@@ -207,6 +207,31 @@ async def test_a_claim_in_the_transaction_that_filed_the_issue_edits_its_cards(
     assert sorted(edited) == posted
 
 
+async def test_reports_sharing_a_transaction_are_numbered_in_turn_and_the_count_goes_on(
+    db: Database, clock: FrozenClock, county: County
+) -> None:
+    async def numbered(session: AsyncSession, count: int) -> list[int]:
+        who = await county.in_group(session, county.owner)
+        taken = []
+        for k in range(count):
+            report = Report(text=f"第{k}次停电", chat=who.chat, reporter=who, message_id=600 + k)
+            filed = await issues.report_issue(session, clock.now(), DESK, report)
+            assert filed.issue is not None
+            taken.append(int(filed.issue.number.rsplit("-", 1)[1]))
+        return taken
+
+    async with db.sessions() as session, session.begin():
+        assert await numbered(session, 3) == [1, 2, 3]
+    async with db.sessions() as session:
+        assert await numbered(session, 2) == [4, 5]
+        await session.rollback()
+    async with db.sessions() as session, session.begin():
+        assert await numbered(session, 2) == [4, 5]  # a rolled back transaction took nothing
+    filed = await _report(db, clock, county, "又停电了")
+    assert filed.issue is not None
+    assert filed.issue.number.endswith("-0006")
+
+
 async def test_only_the_lead_departments_officials_may_claim(
     db: Database, clock: FrozenClock, county: County
 ) -> None:
