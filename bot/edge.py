@@ -21,7 +21,7 @@ from models.config import Settings
 from models.rules.permissions import Action, can
 from models.services.common import enqueue
 from models.services.contacts import ChatRef, Contact, Sender, chat_of, meet
-from models.services.intake import claim_update
+from models.services.intake import claim_update, claim_updates
 from models.services.issues import Desk
 from models.tables import Chat
 from models.texts import plain, render
@@ -64,7 +64,7 @@ class Edge:
     turns: GroupCommit = field(init=False)
 
     def __post_init__(self) -> None:
-        self.turns = GroupCommit(self.sessions)
+        self.turns = GroupCommit(self.sessions, prepare=_claim_together)
 
     def wake_outbox(self) -> None:
         if self.dispatcher is not None:
@@ -200,7 +200,7 @@ async def _in_transaction(
     handler: TurnHandler, update: Update, context: NodeContext, told: Any
 ) -> None:
     edge = context.edge
-    turn = await edge.turns.run(functools.partial(_turn, handler, update, context, told))
+    turn = await edge.turns.run(_Turning(handler, update, context, told))
     query = update.callback_query
     if turn is None:
         log.info("update %s was handled before; skipping it", update.update_id)
@@ -214,26 +214,51 @@ async def _in_transaction(
         await query.answer(plain(turn.callback_answer) if turn.callback_answer else None)
 
 
-async def _turn(
-    handler: TurnHandler, update: Update, context: NodeContext, told: Any, session: AsyncSession
-) -> Turn | None:
-    """Handle an update in the transaction given, or None if it was handled before."""
-    edge = context.edge
-    now = edge.clock.now()
+@dataclass(frozen=True)
+class _Turning:
+    """An update to handle, as work for `Edge.turns`: handled in the transaction it is given,
+    returning its Turn, or None if it was handled before."""
+
+    handler: TurnHandler
+    update: Update
+    context: NodeContext
+    told: Any
+
+    async def __call__(self, session: AsyncSession) -> Turn | None:
+        edge = self.context.edge
+        now = edge.clock.now()
+        claimed: set[int] | None = session.info.get(_CLAIMED)
+        if claimed is not None:
+            # Taken from the set: an update that came twice into one batch is handled once.
+            first_time = self.update.update_id in claimed
+            claimed.discard(self.update.update_id)
+        else:
+            first_time = await claim_update(session, now, *_claim(self.update))
+        if not first_time:
+            return None
+        update = self.update
+        turn = Turn(update, self.context, session, now, *await _who(update, session, edge, now))
+        turn.told = self.told
+        await self.handler(turn)
+        return turn
+
+
+def _claim(update: Update) -> tuple[int, int | None, int | None]:
     message = update.message
-    first_time = await claim_update(
-        session,
-        now,
+    return (
         update.update_id,
         message.chat_id if message else None,
         message.message_id if message else None,
     )
-    if not first_time:
-        return None
-    turn = Turn(update, context, session, now, *await _who(update, session, edge, now))
-    turn.told = told
-    await handler(turn)
-    return turn
+
+
+async def _claim_together(session: AsyncSession, batch: list[_Turning]) -> None:
+    """The updates of a batch claimed in one statement, before any is handled."""
+    now = batch[0].context.edge.clock.now()
+    session.info[_CLAIMED] = await claim_updates(session, now, [_claim(t.update) for t in batch])
+
+
+_CLAIMED = "nodedesk.claimed"  # the batch's updates seen for the first time (Session.info)
 
 
 async def _who(

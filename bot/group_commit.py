@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 log = logging.getLogger(__name__)
 
 Work = Callable[[AsyncSession], Awaitable[Any]]
+# Done first in a batch's transaction, with the batch's work: what they can do together.
+Prepare = Callable[[AsyncSession, list[Any]], Awaitable[None]]
 
 # Enough to spread a transaction's fixed cost thin; few enough that a batch holds SQLite's write
 # lock (and PostgreSQL's row locks) for a few tens of milliseconds at most.
@@ -27,9 +29,15 @@ MAX_BATCH = 32
 
 
 class GroupCommit:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], limit: int = MAX_BATCH) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        limit: int = MAX_BATCH,
+        prepare: Prepare | None = None,
+    ) -> None:
         self._sessions = sessions
         self._limit = limit
+        self._prepare = prepare
         self._lock = asyncio.Lock()
         self._waiting: list[tuple[Work, asyncio.Future[Any]]] = []
         # Written so far, rolled back ones aside: their ratio is the mean batch.
@@ -67,6 +75,8 @@ class GroupCommit:
         if len(batch) > 1:
             try:
                 async with self._sessions() as session, session.begin():
+                    if self._prepare is not None:
+                        await self._prepare(session, [work for work, _ in batch])
                     results = [await work(session) for work, _ in batch]
             except Exception:
                 log.warning("a batch of %d updates failed; handling each alone", len(batch))

@@ -26,16 +26,29 @@ async def claim_update(
     The mark is written in the transaction that handles the update, so an update whose handling
     failed is not marked and will be handled when it comes again.
     """
+    return update_id in await claim_updates(
+        session, now, [(update_id, chat_telegram_id, message_id)]
+    )
+
+
+async def claim_updates(
+    session: AsyncSession, now: datetime, updates: list[tuple[int, int | None, int | None]]
+) -> set[int]:
+    """`claim_update` for several updates (id, chat, message id) in one statement: the ids of
+    those seen for the first time."""
     statement = prepared_insert(
         session.get_bind().dialect.name, ProcessedUpdate.__table__, "update_id"
     )
-    values = {
-        "update_id": update_id,
-        "chat_telegram_id": chat_telegram_id,
-        "message_id": message_id,
-        "processed_at": now,
-    }
-    return (await session.execute(statement, values)).scalar() is not None
+    values = [
+        {
+            "update_id": update_id,
+            "chat_telegram_id": chat_telegram_id,
+            "message_id": message_id,
+            "processed_at": now,
+        }
+        for update_id, chat_telegram_id, message_id in updates
+    ]
+    return set((await session.execute(statement, values)).scalars())
 
 
 async def forget_old_updates(session: AsyncSession, now: datetime) -> int:

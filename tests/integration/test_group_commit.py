@@ -6,16 +6,20 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Update
 
+from bot.edge import NodeContext, Turn, _claim_together, _Turning
 from bot.group_commit import GroupCommit
 from models.clock import FrozenClock
 from models.services.contacts import ChatRef, chat_of
 from models.services.intake import claim_update
-from models.tables import Chat, Counter, Department
+from models.tables import Chat, Counter, Department, ProcessedUpdate
 from tests.conftest import Database
 
 Work = Callable[[AsyncSession], Awaitable[str]]
@@ -49,6 +53,34 @@ async def test_work_waiting_together_shares_one_transaction(db: Database) -> Non
     assert seen[0] is not seen[1]
     assert len({id(session) for session in seen[1:]}) == 1
     assert await _names(db) == {"w0", "w1", "w2", "w3", "w4"}
+
+
+async def test_a_batch_claims_its_updates_together_and_an_update_twice_in_it_is_handled_once(
+    db: Database, clock: FrozenClock
+) -> None:
+    handled: list[int] = []
+
+    async def handler(turn: Turn) -> None:
+        handled.append(turn.update.update_id)
+
+    context = cast(NodeContext, SimpleNamespace(edge=SimpleNamespace(clock=clock)))
+    prepared: list[int] = []
+
+    async def claiming(session: AsyncSession, batch: list[_Turning]) -> None:
+        prepared.append(len(batch))
+        await _claim_together(session, batch)
+
+    commit = GroupCommit(db.sessions, prepare=claiming)
+    turns = [_Turning(handler, Update(n), context, None) for n in (10, 11, 12, 11)]
+    results = await asyncio.gather(*(commit.run(turn) for turn in turns))
+    # The first went alone (claimed by itself); the three that waited, together.
+    assert prepared == [3]
+    assert handled == [10, 11, 12]
+    assert [result is None for result in results] == [False, False, False, True]
+    assert await commit.run(_Turning(handler, Update(12), context, None)) is None
+    async with db.sessions() as session:
+        claimed = await session.scalars(select(ProcessedUpdate.update_id))
+        assert sorted(claimed) == [10, 11, 12]
 
 
 async def test_work_alone_has_a_transaction_of_its_own(db: Database) -> None:
