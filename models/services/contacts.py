@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.rules.permissions import Role
 from models.services.common import audit, insert_ignoring_conflicts, read_mostly
-from models.tables import Chat, ChatPurpose, Person, PersonRole
+from models.tables import Chat, ChatPurpose, Firm, Person, PersonRole
 
 
 @dataclass(frozen=True)
@@ -57,10 +57,12 @@ async def meet(
     return Contact(person, chat, roles)
 
 
-# A person with their roles, in one statement built once: every update reads them.
+# A person with their roles, in one statement built once: every update reads them. Their firm
+# comes along into the session, where a report then finds it without a query of its own.
 _PERSON_WITH_ROLES = (
-    select(Person, PersonRole.role)
+    select(Person, PersonRole.role, Firm)
     .outerjoin(PersonRole, PersonRole.person_id == Person.id)
+    .outerjoin(Firm, Firm.id == Person.firm_id)
     .where(Person.telegram_id == bindparam("telegram_id"))
 )
 _CHAT = select(Chat).where(Chat.telegram_id == bindparam("telegram_id"))
@@ -74,7 +76,7 @@ async def _person(
         found = rows[0][0]
         if (found.full_name, found.username) != (sender.full_name, sender.username):
             found.full_name, found.username = sender.full_name, sender.username
-        return found, frozenset(Role(role) for _, role in rows if role is not None)
+        return found, frozenset(Role(role) for _, role, _ in rows if role is not None)
     made = await _first_seen(
         session,
         now,

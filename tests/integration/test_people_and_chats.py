@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from models.clock import FrozenClock
 from models.rules.permissions import Role
@@ -9,7 +9,7 @@ from models.services.common import enqueue
 from models.services.contacts import ChatRef, Contact, Sender, chat_of, meet
 from models.services.intake import claim_update, forget_old_updates
 from models.services.people import RoleChange, change_role, find_person, set_language
-from models.tables import AuditEntry, Chat, OutboxMessage, Person
+from models.tables import AuditEntry, Chat, Firm, OutboxMessage, Person
 from tests.conftest import Database
 
 ADMIN = Sender(1001, "Admin Wang", "wang")
@@ -33,6 +33,37 @@ async def test_a_new_person_and_chat_are_remembered_once(db: Database, clock: Fr
         assert await session.scalar(select(func.count()).select_from(Chat)) == 1
         actions = list(await session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
         assert actions == ["person_seen", "chat_seen"]
+
+
+async def test_a_firm_members_firm_comes_with_them(db: Database, clock: FrozenClock) -> None:
+    member = Sender(3003, "Owner Zhao", "zhao")
+    async with db.sessions() as session, session.begin():
+        firm = Firm(name="康宁制药", industry="医药", created_at=clock.now())
+        session.add(firm)
+        await session.flush()
+        session.add(
+            Person(
+                telegram_id=member.telegram_id,
+                full_name="Zhao",
+                firm_id=firm.id,
+                created_at=clock.now(),
+            )
+        )
+    statements: list[str] = []
+
+    def executed(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", executed)
+    try:
+        async with db.sessions() as session, session.begin():
+            who = await meet(session, clock.now(), member, ChatRef(3003, "private"), set())
+            reads = len(statements)
+            found = await session.get(Firm, who.person.firm_id)
+            assert found is not None and found.name == "康宁制药"
+            assert len(statements) == reads  # read with the person, not again
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", executed)
 
 
 async def test_bootstrap_admins_get_the_role_from_settings(
