@@ -6,12 +6,14 @@ import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from models.clock import FrozenClock
@@ -33,6 +35,20 @@ class Database:
     url: str
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+
+    @contextmanager
+    def statements(self) -> Iterator[list[str]]:
+        """The SQL sent to the database inside the block, as it is sent."""
+        sent: list[str] = []
+
+        def record(*args: Any) -> None:
+            sent.append(str(args[2]))
+
+        event.listen(self.engine.sync_engine, "before_cursor_execute", record)
+        try:
+            yield sent
+        finally:
+            event.remove(self.engine.sync_engine, "before_cursor_execute", record)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from typing import cast
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
@@ -151,38 +151,35 @@ async def test_work_cut_off_with_its_caller_leaves_the_rest_to_be_written(db: Da
 async def test_what_every_update_reads_is_read_once_until_the_transaction_writes_its_table(
     db: Database, clock: FrozenClock
 ) -> None:
-    statements: list[str] = []
-    event.listen(
-        db.engine.sync_engine,
-        "before_cursor_execute",
-        lambda *args: statements.append(args[2].split()[0]),
-    )
-    reads = lambda: statements.count("SELECT")  # noqa: E731
-    group = ChatRef(-100, "supergroup", "医药企业群")
-    async with db.sessions() as session, session.begin():
-        made = await chat_of(session, clock.now(), group)  # written: its reads go
-        assert await chat_of(session, clock.now(), group) is made
-        first = reads()
-        assert await chat_of(session, clock.now(), group) is made
-        assert reads() == first  # read once
-        # Writing another table leaves it be, by statement or by the ORM's flush; writing its
-        # own reads it again, and sees the write.
-        await claim_update(session, clock.now(), 1)
-        session.add(Counter(name="other", value=1))
-        await session.flush()
-        await chat_of(session, clock.now(), group)
-        assert reads() == first
-        await session.execute(update(Chat).values(title="改名"))
-        assert (await chat_of(session, clock.now(), ChatRef(-100, "supergroup"))).title == "改名"
-        assert reads() == first + 1
-        # Changed through the ORM, flushed: read again too.
-        made.industry = "医药"
-        await session.flush()
-        await chat_of(session, clock.now(), ChatRef(-100, "supergroup"))
-        assert reads() == first + 2
-    async with db.sessions() as session, session.begin():
-        await chat_of(session, clock.now(), ChatRef(-100, "supergroup"))
-        assert reads() == first + 3  # a new transaction reads again
+    with db.statements() as statements:
+        reads = lambda: len([s for s in statements if s.startswith("SELECT")])  # noqa: E731
+        group = ChatRef(-100, "supergroup", "医药企业群")
+        async with db.sessions() as session, session.begin():
+            made = await chat_of(session, clock.now(), group)  # written: its reads go
+            assert await chat_of(session, clock.now(), group) is made
+            first = reads()
+            assert await chat_of(session, clock.now(), group) is made
+            assert reads() == first  # read once
+            # Writing another table leaves it be, by statement or by the ORM's flush; writing its
+            # own reads it again, and sees the write.
+            await claim_update(session, clock.now(), 1)
+            session.add(Counter(name="other", value=1))
+            await session.flush()
+            await chat_of(session, clock.now(), group)
+            assert reads() == first
+            await session.execute(update(Chat).values(title="改名"))
+            assert (
+                await chat_of(session, clock.now(), ChatRef(-100, "supergroup"))
+            ).title == "改名"
+            assert reads() == first + 1
+            # Changed through the ORM, flushed: read again too.
+            made.industry = "医药"
+            await session.flush()
+            await chat_of(session, clock.now(), ChatRef(-100, "supergroup"))
+            assert reads() == first + 2
+        async with db.sessions() as session, session.begin():
+            await chat_of(session, clock.now(), ChatRef(-100, "supergroup"))
+            assert reads() == first + 3  # a new transaction reads again
 
 
 async def test_a_department_read_once_stays_for_the_rest_of_the_transaction(
@@ -192,15 +189,12 @@ async def test_a_department_read_once_stays_for_the_rest_of_the_transaction(
     the department the last one read, again."""
     async with db.sessions() as session, session.begin():
         session.add(Department(name="县供电公司", created_at=clock.now()))
-    statements: list[str] = []
-    event.listen(
-        db.engine.sync_engine, "before_cursor_execute", lambda *args: statements.append(args[2])
-    )
-    async with db.sessions() as session, session.begin():
-        assert (await session.get(Department, 1)) is not None
-        gc.collect()
-        assert (await session.get(Department, 1)) is not None
-        assert len([s for s in statements if "FROM departments" in s]) == 1
-    async with db.sessions() as session, session.begin():
-        await session.get(Department, 1)
-        assert len([s for s in statements if "FROM departments" in s]) == 2
+    with db.statements() as statements:
+        async with db.sessions() as session, session.begin():
+            assert (await session.get(Department, 1)) is not None
+            gc.collect()
+            assert (await session.get(Department, 1)) is not None
+            assert len([s for s in statements if "FROM departments" in s]) == 1
+        async with db.sessions() as session, session.begin():
+            await session.get(Department, 1)
+            assert len([s for s in statements if "FROM departments" in s]) == 2

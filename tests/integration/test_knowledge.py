@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from itertools import pairwise
 
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.clock import FrozenClock
@@ -211,16 +211,11 @@ async def test_the_version_is_read_once_in_a_transaction_until_it_writes_issues(
     """Reports handled together share a transaction: one read of the counter serves them all,
     as long as what the transaction writes cannot have moved it."""
     town = await _filled(db, clock)
-    statements: list[str] = []
+    with db.statements() as statements:
 
-    def executed(*args: object) -> None:
-        statements.append(str(args[2]))
+        def versions_read() -> int:
+            return len([s for s in statements if "FROM counters" in s])
 
-    def versions_read() -> int:
-        return len([s for s in statements if "FROM counters" in s])
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", executed)
-    try:
         async with db.sessions() as session, session.begin():
             await find_similar_answered(session, POWER, "医药")
             await find_similar_answered(session, LOAN, "医药")
@@ -249,8 +244,6 @@ async def test_the_version_is_read_once_in_a_transaction_until_it_writes_issues(
         async with db.sessions() as session, session.begin():
             await find_similar_answered(session, POWER, "医药")
             assert versions_read() == 4  # and in the next transaction
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", executed)
 
 
 async def test_a_base_read_after_its_transaction_wrote_is_shared_only_if_it_commits(

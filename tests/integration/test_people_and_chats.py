@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from models.clock import FrozenClock
 from models.rules.permissions import Role
@@ -49,21 +49,13 @@ async def test_a_firm_members_firm_comes_with_them(db: Database, clock: FrozenCl
                 created_at=clock.now(),
             )
         )
-    statements: list[str] = []
-
-    def executed(*args: object) -> None:
-        statements.append(str(args[2]))
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", executed)
-    try:
+    with db.statements() as statements:
         async with db.sessions() as session, session.begin():
             who = await meet(session, clock.now(), member, ChatRef(3003, "private"), set())
             reads = len(statements)
             found = await session.get(Firm, who.person.firm_id)
             assert found is not None and found.name == "康宁制药"
             assert len(statements) == reads  # read with the person, not again
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", executed)
 
 
 async def test_bootstrap_admins_get_the_role_from_settings(
